@@ -1,0 +1,142 @@
+// Package awserr is the one place that names every AWS error code this project
+// reacts to. Handlers ask questions ("is this not-found?"), never compare codes.
+package awserr
+
+import (
+	"errors"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/smithy-go"
+)
+
+// Error codes, by service. Only codes the project reacts to are listed.
+const (
+	// EKS
+	EKSResourceNotFound            = "ResourceNotFoundException"
+	EKSResourceInUse               = "ResourceInUseException"
+	EKSResourceLimitExceeded       = "ResourceLimitExceededException"
+	EKSInvalidRequest              = "InvalidRequestException"
+	EKSInvalidParameter            = "InvalidParameterException"
+	EKSResourcePropagationDelay    = "ResourcePropagationDelayException"
+	EKSServerException             = "ServerException"
+	EKSServiceUnavailableException = "ServiceUnavailableException"
+
+	// IAM
+	IAMNoSuchEntity        = "NoSuchEntity"
+	IAMEntityAlreadyExists = "EntityAlreadyExists"
+	IAMInvalidInput        = "InvalidInput"
+	IAMConcurrentModify    = "ConcurrentModification"
+
+	// SSM
+	SSMParameterNotFound      = "ParameterNotFound"
+	SSMParameterAlreadyExists = "ParameterAlreadyExists"
+	SSMInvalidActivationID    = "InvalidActivationId"
+	SSMInvalidInstanceID      = "InvalidInstanceId"
+
+	// Step Functions
+	SFNExecutionDoesNotExist = "ExecutionDoesNotExist"
+	SFNExecutionAlreadyExist = "ExecutionAlreadyExists"
+
+	// Shared throttling and access codes.
+	Throttling          = "ThrottlingException"
+	Throttled           = "Throttling"
+	TooManyRequests     = "TooManyRequestsException"
+	AccessDenied        = "AccessDenied"
+	AccessDeniedExcept  = "AccessDeniedException"
+	InternalServerError = "InternalServerError"
+)
+
+// Code returns the AWS error code of err, or "".
+func Code(err error) string {
+	var ae smithy.APIError
+	if errors.As(err, &ae) {
+		return ae.ErrorCode()
+	}
+	return ""
+}
+
+// Message returns the AWS error message of err, or err.Error().
+func Message(err error) string {
+	var ae smithy.APIError
+	if errors.As(err, &ae) {
+		return ae.ErrorMessage()
+	}
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
+
+func is(err error, codes ...string) bool {
+	c := Code(err)
+	if c == "" {
+		return false
+	}
+	for _, x := range codes {
+		if c == x {
+			return true
+		}
+	}
+	return false
+}
+
+// IsNotFound: the thing asked about does not exist.
+func IsNotFound(err error) bool {
+	return is(err, EKSResourceNotFound, IAMNoSuchEntity, SSMParameterNotFound, SFNExecutionDoesNotExist)
+}
+
+// IsAlreadyExists: a create found the thing already there.
+func IsAlreadyExists(err error) bool {
+	return is(err, IAMEntityAlreadyExists, SSMParameterAlreadyExists, EKSResourceInUse, SFNExecutionAlreadyExist)
+}
+
+// IsServiceLinkedRoleTaken: CreateServiceLinkedRole found the role already
+// there. IAM says so with InvalidInput "...has been taken in this account";
+// any other InvalidInput is a real error.
+func IsServiceLinkedRoleTaken(err error) bool {
+	return is(err, IAMInvalidInput) && strings.Contains(Message(err), "has been taken")
+}
+
+// IsRolePropagation: RegisterCluster cannot see the agent role yet. AWS has
+// used two texts for this; match both, and the documented 428.
+func IsRolePropagation(err error) bool {
+	if is(err, EKSResourcePropagationDelay) {
+		return true
+	}
+	if !is(err, EKSInvalidRequest) {
+		return false
+	}
+	m := Message(err)
+	return strings.Contains(m, "Nonexistent role") || strings.Contains(m, "Not existing role") ||
+		strings.Contains(m, "missing ssm service principal")
+}
+
+// IsQuotaExceeded: the "Registered clusters" quota is reached.
+func IsQuotaExceeded(err error) bool { return is(err, EKSResourceLimitExceeded) }
+
+// IsInvalidActivation: the activation (or instance) named is gone already.
+func IsActivationGone(err error) bool { return is(err, SSMInvalidActivationID) }
+
+// IsInstanceGone: DeregisterManagedInstance found no such instance.
+func IsInstanceGone(err error) bool { return is(err, SSMInvalidInstanceID) }
+
+// IsTransient: worth retrying later (throttling, 5xx, the SDK's own retry
+// budget running out). The state machine retries these with backoff.
+func IsTransient(err error) bool {
+	if err == nil {
+		return false
+	}
+	// The SDK's client-side retry budget ran out: the service is struggling,
+	// so back off in the state machine rather than fail the registration.
+	var qe ratelimit.QuotaExceededError
+	if errors.As(err, &qe) {
+		return true
+	}
+	var me *retry.MaxAttemptsError
+	if errors.As(err, &me) && IsTransient(me.Err) {
+		return true
+	}
+	return is(err, Throttling, Throttled, TooManyRequests, EKSServerException, EKSServiceUnavailableException, InternalServerError, IAMConcurrentModify)
+}
