@@ -1,0 +1,44 @@
+// Package lambdamain is the composition root every functions/<name>/main.go
+// calls: it loads the AWS configuration once, builds the function's handler
+// with its dependencies, and hands it to the Lambda runtime.
+package lambdamain
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-lambda-go/lambdacontext"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+)
+
+// Factory builds one function's handler. cfg is the AWS configuration
+// (config.LoadDefaultConfig in Lambda, which honours AWS_ENDPOINT_URL_*);
+// getenv reads the function's environment (os.Getenv in Lambda, the template's
+// variables in the local cloud's in-process runner); log is the function's
+// logger (JSON in Lambda, with the request id).
+//
+// The returned handler is built with lambda.NewHandler, so that an error a
+// step returns keeps its Go type name: that name is the state machine's
+// ErrorEquals name.
+type Factory func(cfg aws.Config, getenv func(string) string, log *slog.Logger) (lambda.Handler, error)
+
+// Main runs f in the Lambda runtime. A configuration error stops the cold
+// start with a clear message rather than failing every invocation.
+func Main(f Factory) {
+	log := slog.New(lambdacontext.NewLogHandler())
+	cfg, err := config.LoadDefaultConfig(context.Background())
+	if err != nil {
+		log.Error("loading AWS configuration", "error", err)
+		os.Exit(1)
+	}
+	h, err := f(cfg, os.Getenv, log)
+	if err != nil {
+		log.Error("building handler", "error", fmt.Sprint(err))
+		os.Exit(1)
+	}
+	lambda.Start(h)
+}
