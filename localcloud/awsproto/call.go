@@ -197,8 +197,30 @@ type Router struct {
 	Authz      Authorizer
 	Faults     *Faults
 	Principals func(accessKeyID string) *Principal
+	// OnCall, when set, is told about every call after it is answered (the
+	// timeline of `make run`, and tests that count calls).
+	OnCall func(c *Call, status int)
 
 	services map[string]Service
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusWriter) WriteHeader(code int) {
+	if s.status == 0 {
+		s.status = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusWriter) Write(b []byte) (int, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	return s.ResponseWriter.Write(b)
 }
 
 // Register adds a service.
@@ -244,7 +266,13 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		c.authz = nil
 	}
 	w.Header().Set("x-amzn-RequestId", c.RequestID)
-	svc.ServeAWS(w, r, c)
+	if rt.OnCall == nil {
+		svc.ServeAWS(w, r, c)
+		return
+	}
+	sw := &statusWriter{ResponseWriter: w}
+	svc.ServeAWS(sw, r, c)
+	rt.OnCall(c, sw.status)
 }
 
 // guessService picks a service for an unsigned request from X-Amz-Target.
