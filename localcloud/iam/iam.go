@@ -1,0 +1,945 @@
+// Package iam emulates the slice of AWS Identity and Access Management the
+// project uses: roles, their trust policies and inline policies, and
+// service-linked roles. It speaks the Query protocol (form-encoded requests,
+// XML responses) exactly as aws-sdk-go-v2's IAM client sends and expects it.
+//
+// IAM is global: ARNs carry no region (arn:aws:iam::<account>:role<path><name>).
+// Names are unique and looked up case-insensitively, as IAM does.
+package iam
+
+import (
+	"crypto/sha256"
+	"encoding/base32"
+	"encoding/base64"
+	"fmt"
+	"net/http"
+	"net/url"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/platform/eks-connector-registrar/localcloud/awsproto"
+	"github.com/platform/eks-connector-registrar/localcloud/clock"
+)
+
+const (
+	xmlns      = "https://iam.amazonaws.com/doc/2010-05-08/"
+	apiVersion = "2010-05-08"
+
+	// IAM default quotas.
+	trustPolicyQuota      = 2048  // ACLSizePerRole, non-whitespace characters
+	inlinePolicyRoleQuota = 10240 // aggregate inline policy size per role
+	maxTags               = 50
+)
+
+// Config configures the store.
+type Config struct {
+	Account string
+	Clock   clock.Clock
+}
+
+// Tag is an IAM tag.
+type Tag struct{ Key, Value string }
+
+type role struct {
+	name, path, id, arn string
+	created             time.Time
+	trustChanged        time.Time
+	trust               string
+	description         string
+	maxSession          int
+	boundary            string
+	tags                []Tag
+	inline              map[string]string
+	attached            []string // managed policy ARNs (service-linked roles only)
+	serviceLinked       bool
+}
+
+// Store is IAM's state.
+type Store struct {
+	mu    sync.Mutex
+	cfg   Config
+	roles map[string]*role // by lower-case name
+	seq   uint64
+}
+
+// Service serves IAM's Query API.
+type Service struct{ s *Store }
+
+// New builds the store and its service.
+func New(cfg Config) (*Store, *Service) {
+	if cfg.Clock == nil {
+		cfg.Clock = clock.Real{}
+	}
+	s := &Store{cfg: cfg, roles: map[string]*role{}}
+	return s, &Service{s: s}
+}
+
+// ---------------------------------------------------------------------------
+// Go API for other services and tests
+
+// RoleSnapshot is a copy of a role's state, for tests and other services.
+type RoleSnapshot struct {
+	Name, ARN, ID, Path string
+	Created             time.Time
+	// TrustPolicy is the assume-role policy document as submitted (not encoded).
+	TrustPolicy string
+	// InlinePolicies maps policy name to document (as submitted).
+	InlinePolicies      map[string]string
+	AttachedPolicies    []string
+	PermissionsBoundary string
+	Description         string
+	MaxSessionDuration  int
+	Tags                map[string]string
+	ServiceLinked       bool
+}
+
+// Role returns a snapshot of the role of that name (case-insensitive).
+func (s *Store) Role(name string) (RoleSnapshot, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := s.roles[strings.ToLower(name)]
+	if r == nil {
+		return RoleSnapshot{}, false
+	}
+	snap := RoleSnapshot{
+		Name: r.name, ARN: r.arn, ID: r.id, Path: r.path, Created: r.created,
+		TrustPolicy: r.trust, InlinePolicies: map[string]string{},
+		AttachedPolicies:    append([]string(nil), r.attached...),
+		PermissionsBoundary: r.boundary, Description: r.description,
+		MaxSessionDuration: r.maxSession, Tags: map[string]string{}, ServiceLinked: r.serviceLinked,
+	}
+	for k, v := range r.inline {
+		snap.InlinePolicies[k] = v
+	}
+	for _, t := range r.tags {
+		snap.Tags[t.Key] = t.Value
+	}
+	return snap, true
+}
+
+// RoleNames lists the roles' names, sorted.
+func (s *Store) RoleNames() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	names := make([]string, 0, len(s.roles))
+	for _, r := range s.roles {
+		names = append(names, r.name)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// RoleID returns the unique id (AROA…) of the role of that name, for STS.
+func (s *Store) RoleID(name string) (string, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if r := s.roles[strings.ToLower(name)]; r != nil {
+		return r.id, true
+	}
+	return "", false
+}
+
+// AssumableBy reports whether roleArn names an existing role whose trust
+// policy lets servicePrincipal call sts:AssumeRole, and whose creation (and
+// last trust-policy change) is at least minAge old on the clock: IAM is
+// eventually consistent, and other services see a new role only after a
+// while.
+func (s *Store) AssumableBy(roleArn, servicePrincipal string, minAge time.Duration) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := s.roleByARNLocked(roleArn)
+	if r == nil {
+		return false
+	}
+	now := s.cfg.Clock.Now()
+	if now.Sub(r.created) < minAge || now.Sub(r.trustChanged) < minAge {
+		return false
+	}
+	return trusts(r.trust, servicePrincipal)
+}
+
+// EnsureServiceLinkedRole creates the service-linked role of awsServiceName
+// if it does not exist and returns its ARN ("" for a service without a
+// service-linked role).
+func (s *Store) EnsureServiceLinkedRole(awsServiceName string) string {
+	slr, ok := serviceLinkedRoles[awsServiceName]
+	if !ok {
+		return ""
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if r := s.roles[strings.ToLower(slr.roleName)]; r != nil {
+		return r.arn
+	}
+	return s.createServiceLinkedLocked(awsServiceName, slr, "").arn
+}
+
+func (s *Store) roleByARNLocked(arn string) *role {
+	i := strings.LastIndex(arn, "/")
+	if i < 0 {
+		return nil
+	}
+	r := s.roles[strings.ToLower(arn[i+1:])]
+	if r == nil || r.arn != arn {
+		return nil
+	}
+	return r
+}
+
+func (s *Store) arnFor(path, name string) string {
+	return fmt.Sprintf("arn:%s:iam::%s:role%s%s", awsproto.Partition, s.cfg.Account, path, name)
+}
+
+// newRoleIDLocked makes an AROA id: 21 characters, uppercase letters and digits.
+func (s *Store) newRoleIDLocked(name string) string {
+	s.seq++
+	h := sha256.Sum256([]byte(fmt.Sprintf("%s/%s/%d", s.cfg.Account, name, s.seq)))
+	return "AROA" + base32.StdEncoding.EncodeToString(h[:])[:17]
+}
+
+type slrInfo struct {
+	roleName string
+	policy   string // managed policy name, attached under /aws-service-role/
+	suffix   bool   // whether CustomSuffix is accepted
+}
+
+// serviceLinkedRoles is the table of services whose service-linked role the
+// local cloud knows.
+var serviceLinkedRoles = map[string]slrInfo{
+	"eks-connector.amazonaws.com":        {"AWSServiceRoleForAmazonEKSConnector", "AmazonEKSConnectorServiceRolePolicy", false},
+	"eks.amazonaws.com":                  {"AWSServiceRoleForAmazonEKS", "AmazonEKSServiceRolePolicy", false},
+	"eks-nodegroup.amazonaws.com":        {"AWSServiceRoleForAmazonEKSNodegroup", "AWSServiceRoleForAmazonEKSNodegroup", false},
+	"eks-fargate.amazonaws.com":          {"AWSServiceRoleForAmazonEKSForFargate", "AmazonEKSForFargateServiceRolePolicy", false},
+	"ssm.amazonaws.com":                  {"AWSServiceRoleForAmazonSSM", "AmazonSSMServiceRolePolicy", false},
+	"autoscaling.amazonaws.com":          {"AWSServiceRoleForAutoScaling", "AutoScalingServiceRolePolicy", true},
+	"elasticloadbalancing.amazonaws.com": {"AWSServiceRoleForElasticLoadBalancing", "AWSElasticLoadBalancingServiceRolePolicy", false},
+}
+
+func (s *Store) createServiceLinkedLocked(service string, slr slrInfo, description string) *role {
+	name := slr.roleName
+	path := "/aws-service-role/" + service + "/"
+	now := s.cfg.Clock.Now()
+	r := &role{
+		name: name, path: path, id: s.newRoleIDLocked(name), arn: s.arnFor(path, name),
+		created: now, trustChanged: now, description: description, maxSession: 3600,
+		trust:         `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"` + service + `"},"Action":"sts:AssumeRole"}]}`,
+		inline:        map[string]string{},
+		attached:      []string{"arn:aws:iam::aws:policy/aws-service-role/" + slr.policy},
+		serviceLinked: true,
+	}
+	s.roles[strings.ToLower(name)] = r
+	return r
+}
+
+// ---------------------------------------------------------------------------
+// Wire
+
+func (*Service) SigV4Name() string { return "iam" }
+
+func (*Service) WriteError(w http.ResponseWriter, c *awsproto.Call, e *awsproto.Error) {
+	awsproto.WriteQueryError(w, xmlns, c.RequestID, e)
+}
+
+type handler func(s *Store, c *awsproto.Call, f url.Values) (any, *awsproto.Error)
+
+var handlers = map[string]handler{
+	"CreateServiceLinkedRole":  (*Store).createServiceLinkedRole,
+	"CreateRole":               (*Store).createRole,
+	"GetRole":                  (*Store).getRole,
+	"ListRoles":                (*Store).listRoles,
+	"UpdateAssumeRolePolicy":   (*Store).updateAssumeRolePolicy,
+	"PutRolePolicy":            (*Store).putRolePolicy,
+	"GetRolePolicy":            (*Store).getRolePolicy,
+	"ListRolePolicies":         (*Store).listRolePolicies,
+	"DeleteRolePolicy":         (*Store).deleteRolePolicy,
+	"ListAttachedRolePolicies": (*Store).listAttachedRolePolicies,
+	"DeleteRole":               (*Store).deleteRole,
+}
+
+func (v *Service) ServeAWS(w http.ResponseWriter, r *http.Request, c *awsproto.Call) {
+	if err := r.ParseForm(); err != nil {
+		v.WriteError(w, c, awsproto.Errorf(400, "MalformedQueryString", "%v", err))
+		return
+	}
+	action := r.Form.Get("Action")
+	h, ok := handlers[action]
+	if !ok {
+		v.WriteError(w, c, awsproto.Errorf(400, "InvalidAction", "Could not find operation %s for version %s", action, apiVersion))
+		return
+	}
+	if e := c.Begin(action); e != nil {
+		v.WriteError(w, c, e)
+		return
+	}
+	out, e := h(v.s, c, r.Form)
+	if e != nil {
+		v.WriteError(w, c, e)
+		return
+	}
+	awsproto.WriteQuery(w, xmlns, action, c.RequestID, out)
+}
+
+// ---------------------------------------------------------------------------
+// Validation in the Coral shape IAM answers with (ValidationError).
+
+var (
+	roleNameRE   = regexp.MustCompile(`^[\w+=,.@-]+$`)
+	policyNameRE = roleNameRE
+	pathRE       = regexp.MustCompile(`^(/|/[\x21-\x7E]+/)$`)
+	tagKeyRE     = regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_.:/=+\-@]+$`)
+	arnRE        = regexp.MustCompile(`^arn:aws:iam::(aws|\d{12}):policy/[\x21-\x7E]+$`)
+)
+
+type validation []string
+
+func (v *validation) required(field, val string, present bool) bool {
+	if !present {
+		*v = append(*v, fmt.Sprintf("Value null at '%s' failed to satisfy constraint: Member must not be null", field))
+		return false
+	}
+	return true
+}
+
+func (v *validation) length(field, val string, min, max int) bool {
+	n := len([]rune(val))
+	switch {
+	case n < min:
+		*v = append(*v, fmt.Sprintf("Value '%s' at '%s' failed to satisfy constraint: Member must have length greater than or equal to %d", val, field, min))
+	case n > max:
+		*v = append(*v, fmt.Sprintf("Value '%s' at '%s' failed to satisfy constraint: Member must have length less than or equal to %d", val, field, max))
+	default:
+		return true
+	}
+	return false
+}
+
+func (v *validation) pattern(field, val string, re *regexp.Regexp, shown string) bool {
+	if !re.MatchString(val) {
+		*v = append(*v, fmt.Sprintf("Value '%s' at '%s' failed to satisfy constraint: Member must satisfy regular expression pattern: %s", val, field, shown))
+		return false
+	}
+	return true
+}
+
+func (v validation) err() *awsproto.Error {
+	switch len(v) {
+	case 0:
+		return nil
+	case 1:
+		return awsproto.Errorf(400, "ValidationError", "1 validation error detected: %s", v[0])
+	default:
+		return awsproto.Errorf(400, "ValidationError", "%d validation errors detected: %s", len(v), strings.Join(v, "; "))
+	}
+}
+
+func (v *validation) roleName(f url.Values) string {
+	name, ok := f["RoleName"]
+	if v.required("roleName", "", ok) && v.length("roleName", name[0], 1, 64) {
+		v.pattern("roleName", name[0], roleNameRE, `[\w+=,.@-]+`)
+	}
+	if ok {
+		return name[0]
+	}
+	return ""
+}
+
+func (v *validation) policyName(f url.Values) string {
+	name, ok := f["PolicyName"]
+	if v.required("policyName", "", ok) && v.length("policyName", name[0], 1, 128) {
+		v.pattern("policyName", name[0], policyNameRE, `[\w+=,.@-]+`)
+	}
+	if ok {
+		return name[0]
+	}
+	return ""
+}
+
+func (v *validation) policyDocument(field string, f url.Values, key string) string {
+	doc, ok := f[key]
+	if v.required(field, "", ok) {
+		v.length(field, doc[0], 1, 131072)
+	}
+	if ok {
+		return doc[0]
+	}
+	return ""
+}
+
+func (v *validation) marker(f url.Values) (marker string, maxItems int) {
+	maxItems = 100
+	if m, ok := f["MaxItems"]; ok {
+		n, err := strconv.Atoi(m[0])
+		switch {
+		case err != nil:
+			*v = append(*v, fmt.Sprintf("Value '%s' at 'maxItems' failed to satisfy constraint: Member must be a number", m[0]))
+		case n < 1:
+			*v = append(*v, fmt.Sprintf("Value '%d' at 'maxItems' failed to satisfy constraint: Member must have value greater than or equal to 1", n))
+		case n > 1000:
+			*v = append(*v, fmt.Sprintf("Value '%d' at 'maxItems' failed to satisfy constraint: Member must have value less than or equal to 1000", n))
+		default:
+			maxItems = n
+		}
+	}
+	return f.Get("Marker"), maxItems
+}
+
+// page cuts a sorted list of keys after the marker.
+func page(keys []string, marker string, maxItems int) (out []string, next string, e *awsproto.Error) {
+	start := 0
+	if marker != "" {
+		b, err := base64.RawURLEncoding.DecodeString(marker)
+		if err != nil {
+			return nil, "", awsproto.Errorf(400, "InvalidInput", "Invalid Marker.")
+		}
+		start = sort.SearchStrings(keys, string(b))
+		if start < len(keys) && keys[start] == string(b) {
+			start++
+		}
+	}
+	end := min(start+maxItems, len(keys))
+	out = keys[start:end]
+	if end < len(keys) {
+		next = base64.RawURLEncoding.EncodeToString([]byte(keys[end-1]))
+	}
+	return out, next, nil
+}
+
+func noSuchRole(name string) *awsproto.Error {
+	return awsproto.Errorf(404, "NoSuchEntity", "The role with name %s cannot be found.", name)
+}
+
+func protectedRole(name string) *awsproto.Error {
+	return awsproto.Errorf(400, "UnmodifiableEntity",
+		"Cannot perform the operation on the protected role '%s' - this role is only modifiable by AWS", name)
+}
+
+func (s *Store) roleARNLocked(name string) string {
+	if r := s.roles[strings.ToLower(name)]; r != nil {
+		return r.arn
+	}
+	return s.arnFor("/", name)
+}
+
+// ---------------------------------------------------------------------------
+// XML shapes (member names from the aws-sdk-go-v2 IAM schemas)
+
+type xmlBoundary struct {
+	PermissionsBoundaryType string `xml:"PermissionsBoundaryType"`
+	PermissionsBoundaryArn  string `xml:"PermissionsBoundaryArn"`
+}
+
+type xmlTag struct {
+	Key   string `xml:"Key"`
+	Value string `xml:"Value"`
+}
+
+type xmlTags struct {
+	Members []xmlTag `xml:"member"`
+}
+
+type xmlRoleLastUsed struct{}
+
+type xmlRole struct {
+	Path                     string           `xml:"Path"`
+	RoleName                 string           `xml:"RoleName"`
+	RoleId                   string           `xml:"RoleId"`
+	Arn                      string           `xml:"Arn"`
+	CreateDate               string           `xml:"CreateDate"`
+	AssumeRolePolicyDocument string           `xml:"AssumeRolePolicyDocument,omitempty"`
+	Description              string           `xml:"Description,omitempty"`
+	MaxSessionDuration       int              `xml:"MaxSessionDuration,omitempty"`
+	PermissionsBoundary      *xmlBoundary     `xml:"PermissionsBoundary,omitempty"`
+	Tags                     *xmlTags         `xml:"Tags,omitempty"`
+	RoleLastUsed             *xmlRoleLastUsed `xml:"RoleLastUsed,omitempty"`
+}
+
+// isoDate is IAM's dateType rendering: ISO 8601, UTC, whole seconds.
+func isoDate(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05Z") }
+
+type roleView int
+
+const (
+	viewCreate roleView = iota // CreateRole / CreateServiceLinkedRole
+	viewGet                    // GetRole: everything, with RoleLastUsed
+	viewList                   // ListRoles: no tags, boundary or last-used
+)
+
+func (r *role) xml(v roleView) *xmlRole {
+	x := &xmlRole{
+		Path: r.path, RoleName: r.name, RoleId: r.id, Arn: r.arn, CreateDate: isoDate(r.created),
+		// IAM returns policy documents URL-encoded (RFC 3986); the SDK does
+		// not decode them.
+		AssumeRolePolicyDocument: encodeRFC3986(r.trust),
+		Description:              r.description,
+	}
+	if v != viewCreate {
+		x.MaxSessionDuration = r.maxSession
+	}
+	if v != viewList {
+		if r.boundary != "" {
+			x.PermissionsBoundary = &xmlBoundary{"PermissionsBoundaryPolicy", r.boundary}
+		}
+		if len(r.tags) > 0 {
+			x.Tags = &xmlTags{}
+			for _, t := range r.tags {
+				x.Tags.Members = append(x.Tags.Members, xmlTag(t))
+			}
+		}
+	}
+	if v == viewGet {
+		x.RoleLastUsed = &xmlRoleLastUsed{}
+	}
+	return x
+}
+
+// ---------------------------------------------------------------------------
+// Operations
+
+type roleResult struct {
+	Role *xmlRole `xml:"Role"`
+}
+
+func (s *Store) createServiceLinkedRole(c *awsproto.Call, f url.Values) (any, *awsproto.Error) {
+	var v validation
+	svc, ok := f["AWSServiceName"]
+	if v.required("aWSServiceName", "", ok) {
+		v.length("aWSServiceName", svc[0], 1, 128)
+	}
+	desc := f.Get("Description")
+	v.length("description", desc, 0, 1000)
+	suffix := f.Get("CustomSuffix")
+	if e := v.err(); e != nil {
+		return nil, e
+	}
+	service := svc[0]
+	slr, known := serviceLinkedRoles[service]
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	resource := s.arnFor("/aws-service-role/"+service+"/", slr.roleName)
+	if !known {
+		resource = s.arnFor("/aws-service-role/"+service+"/", "*")
+	}
+	if e := c.Authorize("AccessDenied", "iam:CreateServiceLinkedRole", resource,
+		map[string]string{"iam:AWSServiceName": service}); e != nil {
+		return nil, e
+	}
+	if !known {
+		// Uncertain wording: IAM rejects a service it has no
+		// service-linked role for with InvalidInput.
+		return nil, awsproto.Errorf(400, "InvalidInput", "Invalid service name: %s", service)
+	}
+	if suffix != "" && !slr.suffix {
+		return nil, awsproto.Errorf(400, "InvalidInput", "Custom suffix is not allowed for %s", service)
+	}
+	name := slr.roleName
+	if suffix != "" {
+		name += "_" + suffix
+	}
+	if s.roles[strings.ToLower(name)] != nil {
+		return nil, awsproto.Errorf(400, "InvalidInput",
+			"Service role name %s has been taken in this account, please try a different suffix.", name)
+	}
+	slr.roleName = name
+	r := s.createServiceLinkedLocked(service, slr, desc)
+	return roleResult{r.xml(viewCreate)}, nil
+}
+
+func (s *Store) parseTags(v *validation, f url.Values) []Tag {
+	var tags []Tag
+	for i := 1; ; i++ {
+		k, ok := f[fmt.Sprintf("Tags.member.%d.Key", i)]
+		if !ok {
+			break
+		}
+		val := f.Get(fmt.Sprintf("Tags.member.%d.Value", i))
+		if v.length(fmt.Sprintf("tags.%d.member.key", i), k[0], 1, 128) {
+			v.pattern(fmt.Sprintf("tags.%d.member.key", i), k[0], tagKeyRE, `[\p{L}\p{Z}\p{N}_.:/=+\-@]+`)
+		}
+		v.length(fmt.Sprintf("tags.%d.member.value", i), val, 0, 256)
+		tags = append(tags, Tag{k[0], val})
+	}
+	if len(tags) > maxTags {
+		*v = append(*v, fmt.Sprintf("Value '%v' at 'tags' failed to satisfy constraint: Member must have length less than or equal to %d", tags, maxTags))
+	}
+	return tags
+}
+
+func (s *Store) createRole(c *awsproto.Call, f url.Values) (any, *awsproto.Error) {
+	var v validation
+	name := v.roleName(f)
+	path := "/"
+	if p, ok := f["Path"]; ok {
+		path = p[0]
+		if v.length("path", path, 1, 512) {
+			v.pattern("path", path, pathRE, `(\u002F)|(\u002F[\u0021-\u007E]+\u002F)`)
+		}
+	}
+	trust := v.policyDocument("assumeRolePolicyDocument", f, "AssumeRolePolicyDocument")
+	desc := f.Get("Description")
+	v.length("description", desc, 0, 1000)
+	maxSession := 3600
+	if m, ok := f["MaxSessionDuration"]; ok {
+		n, err := strconv.Atoi(m[0])
+		switch {
+		case err != nil:
+			v = append(v, fmt.Sprintf("Value '%s' at 'maxSessionDuration' failed to satisfy constraint: Member must be a number", m[0]))
+		case n < 3600:
+			v = append(v, fmt.Sprintf("Value '%d' at 'maxSessionDuration' failed to satisfy constraint: Member must have value greater than or equal to 3600", n))
+		case n > 43200:
+			v = append(v, fmt.Sprintf("Value '%d' at 'maxSessionDuration' failed to satisfy constraint: Member must have value less than or equal to 43200", n))
+		default:
+			maxSession = n
+		}
+	}
+	boundary := f.Get("PermissionsBoundary")
+	if _, ok := f["PermissionsBoundary"]; ok {
+		v.length("permissionsBoundary", boundary, 20, 2048)
+	}
+	tags := s.parseTags(&v, f)
+	if e := v.err(); e != nil {
+		return nil, e
+	}
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	arn := s.arnFor(path, name)
+	var conds map[string]string
+	if boundary != "" {
+		conds = map[string]string{"iam:PermissionsBoundary": boundary}
+	}
+	if e := c.Authorize("AccessDenied", "iam:CreateRole", arn, conds); e != nil {
+		return nil, e
+	}
+	if len(tags) > 0 {
+		// Tagging on create also needs iam:TagRole.
+		if e := c.Authorize("AccessDenied", "iam:TagRole", arn, nil); e != nil {
+			return nil, e
+		}
+	}
+	if boundary != "" && !arnRE.MatchString(boundary) {
+		return nil, awsproto.Errorf(400, "InvalidInput", "ARN %s is not valid.", boundary)
+	}
+	seen := map[string]bool{}
+	for _, t := range tags {
+		if seen[strings.ToLower(t.Key)] {
+			return nil, awsproto.Errorf(400, "InvalidInput", "Duplicate tag keys found. Please note that Tag keys are case insensitive.")
+		}
+		seen[strings.ToLower(t.Key)] = true
+	}
+	if s.roles[strings.ToLower(name)] != nil {
+		return nil, awsproto.Errorf(409, "EntityAlreadyExists", "Role with name %s already exists.", name)
+	}
+	if e := validateTrustPolicy(trust, s.roleExistsLocked); e != nil {
+		return nil, e
+	}
+	if nonWhitespaceLen(trust) > trustPolicyQuota {
+		return nil, awsproto.Errorf(409, "LimitExceeded", "Cannot exceed quota for ACLSizePerRole: %d", trustPolicyQuota)
+	}
+	now := c.Clock.Now()
+	r := &role{
+		name: name, path: path, id: s.newRoleIDLocked(name), arn: arn, created: now, trustChanged: now,
+		trust: trust, description: desc, maxSession: maxSession, boundary: boundary, tags: tags,
+		inline: map[string]string{},
+	}
+	s.roles[strings.ToLower(name)] = r
+	return roleResult{r.xml(viewCreate)}, nil
+}
+
+func (s *Store) roleExistsLocked(arn string) bool { return s.roleByARNLocked(arn) != nil }
+
+// lookup validates RoleName, authorizes action on the role and returns it.
+// The caller holds s.mu.
+func (s *Store) lookupLocked(c *awsproto.Call, action, name string) (*role, *awsproto.Error) {
+	if e := c.Authorize("AccessDenied", action, s.roleARNLocked(name), nil); e != nil {
+		return nil, e
+	}
+	r := s.roles[strings.ToLower(name)]
+	if r == nil {
+		return nil, noSuchRole(name)
+	}
+	return r, nil
+}
+
+func (s *Store) getRole(c *awsproto.Call, f url.Values) (any, *awsproto.Error) {
+	var v validation
+	name := v.roleName(f)
+	if e := v.err(); e != nil {
+		return nil, e
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, e := s.lookupLocked(c, "iam:GetRole", name)
+	if e != nil {
+		return nil, e
+	}
+	return roleResult{r.xml(viewGet)}, nil
+}
+
+// Lists are always present (IAM sends <PolicyNames/> for none).
+type xmlRoles struct {
+	Members []*xmlRole `xml:"member"`
+}
+
+type xmlNames struct {
+	Members []string `xml:"member"`
+}
+
+type xmlAttachedList struct {
+	Members []xmlAttached `xml:"member"`
+}
+
+type listRolesResult struct {
+	Roles       xmlRoles `xml:"Roles"`
+	IsTruncated bool     `xml:"IsTruncated"`
+	Marker      string   `xml:"Marker,omitempty"`
+}
+
+func (s *Store) listRoles(c *awsproto.Call, f url.Values) (any, *awsproto.Error) {
+	var v validation
+	prefix := "/"
+	if p, ok := f["PathPrefix"]; ok {
+		prefix = p[0]
+		v.length("pathPrefix", prefix, 1, 512)
+	}
+	marker, maxItems := v.marker(f)
+	if e := v.err(); e != nil {
+		return nil, e
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if e := c.Authorize("AccessDenied", "iam:ListRoles", s.arnFor(prefix, "*"), nil); e != nil {
+		return nil, e
+	}
+	byKey := map[string]*role{}
+	var keys []string
+	for _, r := range s.roles {
+		if strings.HasPrefix(r.path, prefix) {
+			k := strings.ToLower(r.name)
+			byKey[k] = r
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	pg, next, e := page(keys, marker, maxItems)
+	if e != nil {
+		return nil, e
+	}
+	out := listRolesResult{IsTruncated: next != "", Marker: next}
+	for _, k := range pg {
+		out.Roles.Members = append(out.Roles.Members, byKey[k].xml(viewList))
+	}
+	return out, nil
+}
+
+func (s *Store) updateAssumeRolePolicy(c *awsproto.Call, f url.Values) (any, *awsproto.Error) {
+	var v validation
+	name := v.roleName(f)
+	doc := v.policyDocument("policyDocument", f, "PolicyDocument")
+	if e := v.err(); e != nil {
+		return nil, e
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, e := s.lookupLocked(c, "iam:UpdateAssumeRolePolicy", name)
+	if e != nil {
+		return nil, e
+	}
+	if r.serviceLinked {
+		return nil, protectedRole(r.name)
+	}
+	if e := validateTrustPolicy(doc, s.roleExistsLocked); e != nil {
+		return nil, e
+	}
+	if nonWhitespaceLen(doc) > trustPolicyQuota {
+		return nil, awsproto.Errorf(409, "LimitExceeded", "Cannot exceed quota for ACLSizePerRole: %d", trustPolicyQuota)
+	}
+	r.trust = doc
+	r.trustChanged = c.Clock.Now()
+	return nil, nil
+}
+
+func (s *Store) putRolePolicy(c *awsproto.Call, f url.Values) (any, *awsproto.Error) {
+	var v validation
+	name := v.roleName(f)
+	pname := v.policyName(f)
+	doc := v.policyDocument("policyDocument", f, "PolicyDocument")
+	if e := v.err(); e != nil {
+		return nil, e
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, e := s.lookupLocked(c, "iam:PutRolePolicy", name)
+	if e != nil {
+		return nil, e
+	}
+	if r.serviceLinked {
+		return nil, protectedRole(r.name)
+	}
+	if e := validatePermissionPolicy(doc); e != nil {
+		return nil, e
+	}
+	total := nonWhitespaceLen(doc)
+	for n, d := range r.inline {
+		if n != pname {
+			total += nonWhitespaceLen(d)
+		}
+	}
+	if total > inlinePolicyRoleQuota {
+		return nil, awsproto.Errorf(409, "LimitExceeded", "Maximum policy size of %d bytes exceeded for role %s", inlinePolicyRoleQuota, r.name)
+	}
+	r.inline[pname] = doc
+	return nil, nil
+}
+
+type getRolePolicyResult struct {
+	RoleName       string `xml:"RoleName"`
+	PolicyName     string `xml:"PolicyName"`
+	PolicyDocument string `xml:"PolicyDocument"`
+}
+
+func (s *Store) getRolePolicy(c *awsproto.Call, f url.Values) (any, *awsproto.Error) {
+	var v validation
+	name := v.roleName(f)
+	pname := v.policyName(f)
+	if e := v.err(); e != nil {
+		return nil, e
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, e := s.lookupLocked(c, "iam:GetRolePolicy", name)
+	if e != nil {
+		return nil, e
+	}
+	doc, ok := r.inline[pname]
+	if !ok {
+		return nil, awsproto.Errorf(404, "NoSuchEntity", "The role policy with name %s cannot be found.", pname)
+	}
+	return getRolePolicyResult{r.name, pname, encodeRFC3986(doc)}, nil
+}
+
+type listRolePoliciesResult struct {
+	PolicyNames xmlNames `xml:"PolicyNames"`
+	IsTruncated bool     `xml:"IsTruncated"`
+	Marker      string   `xml:"Marker,omitempty"`
+}
+
+func (s *Store) listRolePolicies(c *awsproto.Call, f url.Values) (any, *awsproto.Error) {
+	var v validation
+	name := v.roleName(f)
+	marker, maxItems := v.marker(f)
+	if e := v.err(); e != nil {
+		return nil, e
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, e := s.lookupLocked(c, "iam:ListRolePolicies", name)
+	if e != nil {
+		return nil, e
+	}
+	names := make([]string, 0, len(r.inline))
+	for n := range r.inline {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	pg, next, e := page(names, marker, maxItems)
+	if e != nil {
+		return nil, e
+	}
+	return listRolePoliciesResult{PolicyNames: xmlNames{pg}, IsTruncated: next != "", Marker: next}, nil
+}
+
+func (s *Store) deleteRolePolicy(c *awsproto.Call, f url.Values) (any, *awsproto.Error) {
+	var v validation
+	name := v.roleName(f)
+	pname := v.policyName(f)
+	if e := v.err(); e != nil {
+		return nil, e
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, e := s.lookupLocked(c, "iam:DeleteRolePolicy", name)
+	if e != nil {
+		return nil, e
+	}
+	if r.serviceLinked {
+		return nil, protectedRole(r.name)
+	}
+	if _, ok := r.inline[pname]; !ok {
+		return nil, awsproto.Errorf(404, "NoSuchEntity", "The role policy with name %s cannot be found.", pname)
+	}
+	delete(r.inline, pname)
+	return nil, nil
+}
+
+type xmlAttached struct {
+	PolicyName string `xml:"PolicyName"`
+	PolicyArn  string `xml:"PolicyArn"`
+}
+
+type listAttachedResult struct {
+	AttachedPolicies xmlAttachedList `xml:"AttachedPolicies"`
+	IsTruncated      bool            `xml:"IsTruncated"`
+	Marker           string          `xml:"Marker,omitempty"`
+}
+
+func (s *Store) listAttachedRolePolicies(c *awsproto.Call, f url.Values) (any, *awsproto.Error) {
+	var v validation
+	name := v.roleName(f)
+	marker, maxItems := v.marker(f)
+	prefix := f.Get("PathPrefix")
+	if e := v.err(); e != nil {
+		return nil, e
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, e := s.lookupLocked(c, "iam:ListAttachedRolePolicies", name)
+	if e != nil {
+		return nil, e
+	}
+	var keys []string
+	for _, a := range r.attached {
+		p := a[strings.Index(a, ":policy")+len(":policy"):]
+		if strings.HasPrefix(p, prefix) {
+			keys = append(keys, a)
+		}
+	}
+	sort.Strings(keys)
+	pg, next, e := page(keys, marker, maxItems)
+	if e != nil {
+		return nil, e
+	}
+	out := listAttachedResult{IsTruncated: next != "", Marker: next}
+	for _, a := range pg {
+		out.AttachedPolicies.Members = append(out.AttachedPolicies.Members, xmlAttached{a[strings.LastIndex(a, "/")+1:], a})
+	}
+	return out, nil
+}
+
+func (s *Store) deleteRole(c *awsproto.Call, f url.Values) (any, *awsproto.Error) {
+	var v validation
+	name := v.roleName(f)
+	if e := v.err(); e != nil {
+		return nil, e
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, e := s.lookupLocked(c, "iam:DeleteRole", name)
+	if e != nil {
+		return nil, e
+	}
+	if r.serviceLinked {
+		return nil, protectedRole(r.name)
+	}
+	if len(r.attached) > 0 {
+		return nil, awsproto.Errorf(409, "DeleteConflict", "Cannot delete entity, must detach all policies first.")
+	}
+	if len(r.inline) > 0 {
+		return nil, awsproto.Errorf(409, "DeleteConflict", "Cannot delete entity, must delete policies first.")
+	}
+	delete(s.roles, strings.ToLower(r.name))
+	return nil, nil
+}
