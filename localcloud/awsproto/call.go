@@ -105,7 +105,8 @@ type Fault struct {
 	Message  string
 	// RetryAfterMillis is sent as x-amz-retry-after, as AWS does for throttling.
 	RetryAfterMillis int
-	// Latency is added to every matching call (in virtual time on a virtual clock).
+	// Latency is added to every matching call, in real time: a caller is
+	// busy while it waits for an answer, so virtual time could not pass.
 	Latency time.Duration
 
 	seen int
@@ -171,8 +172,13 @@ func (f *Faults) apply(ctx context.Context, clk clock.Clock, service, op string)
 		}
 	}
 	f.mu.Unlock()
-	if latency > 0 && clk != nil {
-		_ = clock.Sleep(ctx, clk, latency)
+	if latency > 0 {
+		t := time.NewTimer(latency)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+		}
 	}
 	return fail
 }

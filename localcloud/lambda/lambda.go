@@ -1,0 +1,372 @@
+// Package lambda emulates AWS Lambda's Invoke API (REST-JSON) for the local
+// cloud: RequestResponse and Event invocations, Lambda's asynchronous retry
+// and on-failure semantics, and function timeouts reported as AWS reports them.
+package lambda
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"reflect"
+	"runtime/debug"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-lambda-go/lambdacontext"
+
+	"github.com/platform/eks-connector-registrar/localcloud/awsproto"
+	"github.com/platform/eks-connector-registrar/localcloud/clock"
+)
+
+// Runner executes one invocation of a function's code.
+type Runner interface {
+	// Run invokes the function with payload. A function error (the handler
+	// returned an error, or panicked) is a *FunctionError; any other error
+	// means the runtime itself failed.
+	Run(ctx context.Context, payload []byte) ([]byte, error)
+}
+
+// FunctionError is an error the function's code returned, as the Lambda
+// runtime reports it: errorType is the Go type name of the returned error.
+type FunctionError struct {
+	Type       string   `json:"errorType,omitempty"`
+	Message    string   `json:"errorMessage"`
+	StackTrace []string `json:"stackTrace,omitempty"`
+}
+
+func (e *FunctionError) Error() string { return e.Type + ": " + e.Message }
+
+// ErrorTypeOf names an error the way aws-lambda-go does (reflection on the
+// outermost error, pointer stripped).
+func ErrorTypeOf(err error) string {
+	t := reflect.TypeOf(err)
+	if t.Kind() == reflect.Pointer {
+		return t.Elem().Name()
+	}
+	return t.Name()
+}
+
+// Handler is what aws-lambda-go's lambda.NewHandler returns.
+type Handler interface {
+	Invoke(ctx context.Context, payload []byte) ([]byte, error)
+}
+
+// InProcess runs a Go handler in this process: fast, for tests and `make run`.
+type InProcess struct {
+	Handler      Handler
+	FunctionName string
+	FunctionArn  string
+}
+
+func (p InProcess) Run(ctx context.Context, payload []byte) (out []byte, err error) {
+	lc := &lambdacontext.LambdaContext{AwsRequestID: awsproto.NewRequestID(), InvokedFunctionArn: p.FunctionArn}
+	ctx = lambdacontext.NewContext(ctx, lc)
+	defer func() {
+		if r := recover(); r != nil {
+			err = &FunctionError{Type: panicType(r), Message: fmt.Sprint(r), StackTrace: strings.Split(string(debug.Stack()), "\n")}
+		}
+	}()
+	out, err = p.Handler.Invoke(ctx, payload)
+	if err != nil {
+		return nil, &FunctionError{Type: ErrorTypeOf(err), Message: err.Error()}
+	}
+	return out, nil
+}
+
+func panicType(r any) string {
+	if e, ok := r.(error); ok {
+		return ErrorTypeOf(e)
+	}
+	return reflect.TypeOf(r).Name()
+}
+
+// Function is a deployed function.
+type Function struct {
+	Name    string
+	Arn     string
+	Timeout time.Duration // default 3 s, as in Lambda
+	Runner  Runner
+	// AsyncRetries is EventInvokeConfig.MaximumRetryAttempts (Lambda's default is 2).
+	AsyncRetries int
+	// OnFailureArn is the on-failure destination (an SQS queue ARN) for async invocations.
+	OnFailureArn string
+}
+
+// Destinations receives asynchronous invocation records (the SQS store).
+type Destinations interface {
+	SendByArn(queueArn, body string, attrs map[string]string) error
+}
+
+// Invocation is one record of the invocation log.
+type Invocation struct {
+	Function  string
+	Type      string // RequestResponse | Event
+	Attempt   int
+	Start     time.Time
+	ErrorType string // "" on success
+	Message   string
+}
+
+// Config configures the Lambda emulation.
+type Config struct {
+	Region, Account string
+	Clock           clock.Clock
+	Destinations    Destinations
+	// AsyncRetryDelays are Lambda's waits between asynchronous attempts
+	// (about 1 and 2 minutes on AWS).
+	AsyncRetryDelays []time.Duration
+}
+
+// Store holds the functions and the invocation log.
+type Store struct {
+	cfg Config
+	mu  sync.Mutex
+	fns map[string]*Function // by name and by ARN
+	log []Invocation
+	// inflight async invocations, so tests can wait for quiescence
+	wg sync.WaitGroup
+}
+
+// Service is the HTTP face of the Store.
+type Service struct{ s *Store }
+
+// New builds the Lambda emulation.
+func New(cfg Config) (*Store, *Service) {
+	if cfg.AsyncRetryDelays == nil {
+		cfg.AsyncRetryDelays = []time.Duration{time.Minute, 2 * time.Minute}
+	}
+	s := &Store{cfg: cfg, fns: map[string]*Function{}}
+	return s, &Service{s: s}
+}
+
+// AddFunction deploys f.
+func (s *Store) AddFunction(f *Function) {
+	if f.Timeout == 0 {
+		f.Timeout = 3 * time.Second
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.fns[f.Name] = f
+	s.fns[f.Arn] = f
+}
+
+// Lookup finds a function by name, ARN or partial ARN (a qualifier is ignored).
+func (s *Store) Lookup(nameOrArn string) (*Function, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if f, ok := s.fns[nameOrArn]; ok {
+		return f, true
+	}
+	// arn:aws:lambda:r:a:function:name:qualifier
+	if parts := strings.Split(nameOrArn, ":"); len(parts) == 8 {
+		f, ok := s.fns[strings.Join(parts[:7], ":")]
+		return f, ok
+	}
+	return nil, false
+}
+
+// Log returns the invocation log.
+func (s *Store) Log() []Invocation {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Invocation(nil), s.log...)
+}
+
+// Errors counts invocations that ended in a function error (the Errors metric).
+func (s *Store) Errors() int {
+	n := 0
+	for _, i := range s.Log() {
+		if i.ErrorType != "" {
+			n++
+		}
+	}
+	return n
+}
+
+func (s *Store) record(i Invocation) {
+	s.mu.Lock()
+	s.log = append(s.log, i)
+	s.mu.Unlock()
+}
+
+// TimedOutError is what a function timeout becomes; Step Functions reports it
+// as Sandbox.Timedout.
+const TimedOutError = "Sandbox.Timedout"
+
+// InvokeSync runs f once and waits, as RequestResponse does. The function's
+// timeout is enforced in real time: the code runs in real time even when the
+// cloud's clock is virtual.
+func (s *Store) InvokeSync(ctx context.Context, f *Function, payload []byte, invType string, attempt int) ([]byte, *FunctionError) {
+	start := s.cfg.Clock.Now()
+	ctx, cancel := context.WithTimeout(ctx, f.Timeout)
+	defer cancel()
+	type result struct {
+		out []byte
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		out, err := f.Runner.Run(ctx, payload)
+		ch <- result{out, err}
+	}()
+	var out []byte
+	var ferr *FunctionError
+	select {
+	case r := <-ch:
+		out = r.out
+		if r.err != nil {
+			if !errors.As(r.err, &ferr) {
+				ferr = &FunctionError{Type: "Runtime.ExitError", Message: r.err.Error()}
+			}
+		}
+	case <-ctx.Done():
+		ferr = &FunctionError{Type: TimedOutError, Message: fmt.Sprintf("%s Task timed out after %.2f seconds",
+			start.Format(time.RFC3339), f.Timeout.Seconds())}
+	}
+	inv := Invocation{Function: f.Name, Type: invType, Attempt: attempt, Start: start}
+	if ferr != nil {
+		inv.ErrorType, inv.Message = ferr.Type, ferr.Message
+	}
+	s.record(inv)
+	if ferr == nil && !json.Valid(out) && len(out) > 0 {
+		ferr = &FunctionError{Type: "Runtime.InvalidResponse", Message: "the function returned a response that is not JSON"}
+	}
+	return out, ferr
+}
+
+// InvokeAsync queues an Event invocation with Lambda's asynchronous
+// semantics: on a function error, retry AsyncRetries times with Lambda's
+// delays, then send the invocation record to the on-failure destination.
+func (s *Store) InvokeAsync(f *Function, payload []byte) {
+	s.wg.Add(1)
+	s.cfg.Clock.Go(func() {
+		defer s.wg.Done()
+		ctx := context.Background()
+		var last *FunctionError
+		attempts := 1 + f.AsyncRetries
+		for i := 1; i <= attempts; i++ {
+			_, last = s.InvokeSync(ctx, f, payload, "Event", i)
+			if last == nil {
+				return
+			}
+			if i < attempts {
+				d := s.cfg.AsyncRetryDelays[min(i-1, len(s.cfg.AsyncRetryDelays)-1)]
+				_ = clock.Sleep(ctx, s.cfg.Clock, d)
+			}
+		}
+		if f.OnFailureArn == "" || s.cfg.Destinations == nil {
+			return
+		}
+		rec := map[string]any{
+			"version":   "1.0",
+			"timestamp": s.cfg.Clock.Now().Format("2006-01-02T15:04:05.000Z"),
+			"requestContext": map[string]any{
+				"requestId": awsproto.NewRequestID(), "functionArn": f.Arn + ":$LATEST",
+				"condition": "RetriesExhausted", "approximateInvokeCount": attempts,
+			},
+			"requestPayload":  json.RawMessage(payload),
+			"responseContext": map[string]any{"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
+			"responsePayload": last,
+		}
+		body, _ := json.Marshal(rec)
+		_ = s.cfg.Destinations.SendByArn(f.OnFailureArn, string(body), nil)
+	})
+}
+
+// WaitAsync blocks until no asynchronous invocation is in flight.
+func (s *Store) WaitAsync() { s.wg.Wait() }
+
+// ---------------------------------------------------------------------------
+// HTTP
+
+func (*Service) SigV4Name() string { return "lambda" }
+
+func (*Service) WriteError(w http.ResponseWriter, _ *awsproto.Call, e *awsproto.Error) {
+	awsproto.WriteRESTError(w, e)
+}
+
+func (sv *Service) ServeAWS(w http.ResponseWriter, r *http.Request, c *awsproto.Call) {
+	const prefix = "/2015-03-31/functions/"
+	if r.Method != http.MethodPost || !strings.HasPrefix(r.URL.Path, prefix) || !strings.HasSuffix(r.URL.Path, "/invocations") {
+		sv.WriteError(w, c, awsproto.Errorf(404, "UnknownOperationException", "the local cloud serves only Invoke for Lambda"))
+		return
+	}
+	if e := c.Begin("Invoke"); e != nil {
+		sv.WriteError(w, c, e)
+		return
+	}
+	name := strings.TrimSuffix(strings.TrimPrefix(r.URL.EscapedPath(), prefix), "/invocations")
+	if u, err := urlUnescape(name); err == nil {
+		name = u
+	}
+	s := sv.s
+	f, ok := s.Lookup(name)
+	if !ok {
+		sv.WriteError(w, c, awsproto.Errorf(404, "ResourceNotFoundException",
+			"Function not found: %s", c.ARN("lambda", "function:"+name)))
+		return
+	}
+	if e := c.Authorize("AccessDeniedException", "lambda:InvokeFunction", f.Arn, nil); e != nil {
+		sv.WriteError(w, c, e)
+		return
+	}
+	payload, err := io.ReadAll(r.Body)
+	if err != nil {
+		sv.WriteError(w, c, awsproto.Errorf(400, "InvalidRequestContentException", "could not read the request body"))
+		return
+	}
+	if len(payload) == 0 {
+		payload = []byte("{}")
+	}
+	if !json.Valid(payload) {
+		sv.WriteError(w, c, awsproto.Errorf(400, "InvalidRequestContentException",
+			"Could not parse request body into json: Could not parse payload into json"))
+		return
+	}
+	invType := r.Header.Get("X-Amz-Invocation-Type")
+	if invType == "" {
+		invType = "RequestResponse"
+	}
+	switch invType {
+	case "RequestResponse":
+		if len(payload) > 6*1024*1024 {
+			sv.WriteError(w, c, awsproto.Errorf(413, "RequestTooLargeException", "Request must be smaller than 6291456 bytes for the InvokeFunction operation"))
+			return
+		}
+		out, ferr := s.InvokeSync(c.Ctx, f, payload, invType, 1)
+		w.Header().Set("X-Amz-Executed-Version", "$LATEST")
+		if ferr != nil {
+			w.Header().Set("X-Amz-Function-Error", "Unhandled")
+			body := map[string]any{"errorMessage": ferr.Message}
+			if ferr.Type != TimedOutError {
+				body["errorType"] = ferr.Type
+			}
+			awsproto.WriteRESTJSON(w, 200, body)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(200)
+		_, _ = w.Write(out)
+	case "Event":
+		if len(payload) > 256*1024 {
+			sv.WriteError(w, c, awsproto.Errorf(413, "RequestTooLargeException", "Request must be smaller than 262144 bytes for the InvokeFunction operation"))
+			return
+		}
+		s.InvokeAsync(f, payload)
+		w.WriteHeader(202)
+	case "DryRun":
+		w.WriteHeader(204)
+	default:
+		sv.WriteError(w, c, awsproto.Errorf(400, "InvalidParameterValueException",
+			"1 validation error detected: Value '%s' at 'invocationType' failed to satisfy constraint: Member must satisfy enum value set: [Event, RequestResponse, DryRun]", invType))
+	}
+}
+
+func urlUnescape(s string) (string, error) {
+	return url.PathUnescape(s)
+}

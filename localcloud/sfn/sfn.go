@@ -1,0 +1,407 @@
+// Package sfn emulates the AWS Step Functions API (JSON 1.0) on the local ASL
+// engine, with the service integrations the project's definitions use.
+package sfn
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"regexp"
+	"sort"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+
+	"github.com/platform/eks-connector-registrar/localcloud/asl"
+	"github.com/platform/eks-connector-registrar/localcloud/awsproto"
+	"github.com/platform/eks-connector-registrar/localcloud/clock"
+)
+
+// Config configures the Step Functions emulation.
+type Config struct {
+	Region, Account string
+	Clock           clock.Clock
+	// ClientConfig returns an aws.Config signed as the state machine's role,
+	// pointing at the local cloud: task integrations call the other services
+	// with it, so the role's permissions are enforced as on AWS.
+	ClientConfig func(stateMachineArn string) aws.Config
+	Seed         uint64
+}
+
+// StateMachine is a created state machine.
+type StateMachine struct {
+	Name, Arn, RoleArn, Type string
+	Definition               string
+	parsed                   *asl.Definition
+	Created                  time.Time
+}
+
+// Execution is one run.
+type Execution struct {
+	Arn, Name, StateMachineArn string
+	Input                      string
+	run                        *asl.Execution
+}
+
+// Status reports the engine's status.
+func (e *Execution) Status() string { return string(e.run.Status()) }
+
+// Engine returns the engine execution (history, transitions).
+func (e *Execution) Engine() *asl.Execution { return e.run }
+
+// Store holds state machines and executions.
+type Store struct {
+	cfg      Config
+	mu       sync.Mutex
+	machines map[string]*StateMachine
+	execs    map[string]*Execution
+	order    []*Execution
+	rng      *rand.Rand
+	onEvent  []func(exec *Execution, ev asl.HistoryEvent)
+}
+
+// Service is the HTTP face of the Store.
+type Service struct{ s *Store }
+
+// New builds the Step Functions emulation.
+func New(cfg Config) (*Store, *Service) {
+	s := &Store{cfg: cfg, machines: map[string]*StateMachine{}, execs: map[string]*Execution{},
+		rng: rand.New(rand.NewPCG(cfg.Seed, cfg.Seed+1))}
+	return s, &Service{s: s}
+}
+
+// OnEvent registers a callback for every history event of every execution
+// (the timeline of `make run`).
+func (s *Store) OnEvent(f func(exec *Execution, ev asl.HistoryEvent)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.onEvent = append(s.onEvent, f)
+}
+
+var nameRE = regexp.MustCompile(`^[0-9A-Za-z_-]{1,80}$`)
+
+// CreateStateMachine validates and stores a definition.
+func (s *Store) CreateStateMachine(name, definition, roleArn string) (*StateMachine, *awsproto.Error) {
+	if !nameRE.MatchString(name) {
+		return nil, awsproto.Errorf(400, "InvalidName", "Invalid Name: '%s'", name)
+	}
+	if roleArn == "" {
+		return nil, awsproto.Errorf(400, "InvalidArn", "Invalid Arn: 'Resource type not valid in this context: role'")
+	}
+	def, err := asl.Parse([]byte(definition))
+	if err != nil {
+		return nil, awsproto.Errorf(400, "InvalidDefinition", "Invalid State Machine Definition: '%s'", err.Error())
+	}
+	arn := fmt.Sprintf("arn:aws:states:%s:%s:stateMachine:%s", s.cfg.Region, s.cfg.Account, name)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if old, ok := s.machines[arn]; ok {
+		if old.Definition == definition && old.RoleArn == roleArn {
+			return old, nil
+		}
+		return nil, awsproto.Errorf(400, "StateMachineAlreadyExists", "State Machine Already Exists: '%s'", arn)
+	}
+	sm := &StateMachine{Name: name, Arn: arn, RoleArn: roleArn, Type: "STANDARD", Definition: definition, parsed: def, Created: s.cfg.Clock.Now()}
+	s.machines[arn] = sm
+	return sm, nil
+}
+
+// Execution looks up an execution by ARN.
+func (s *Store) Execution(arn string) (*Execution, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.execs[arn]
+	return e, ok
+}
+
+// Executions lists every execution, oldest first.
+func (s *Store) Executions() []*Execution {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]*Execution(nil), s.order...)
+}
+
+// StartExecution starts (or, for the same name and input while running,
+// returns) an execution.
+func (s *Store) StartExecution(smArn, name, input string) (*Execution, *awsproto.Error) {
+	s.mu.Lock()
+	sm, ok := s.machines[smArn]
+	if !ok {
+		s.mu.Unlock()
+		return nil, awsproto.Errorf(400, "StateMachineDoesNotExist", "State Machine Does Not Exist: '%s'", smArn)
+	}
+	if name == "" {
+		name = awsproto.NewRequestID()
+	}
+	if !nameRE.MatchString(name) {
+		s.mu.Unlock()
+		return nil, awsproto.Errorf(400, "InvalidName", "Invalid Name: '%s'", name)
+	}
+	if input == "" {
+		input = "{}"
+	}
+	if len(input) > 262144 {
+		s.mu.Unlock()
+		return nil, awsproto.Errorf(400, "InvalidExecutionInput", "Invalid State Machine Execution Input: 'Input exceeds the maximum size of 262144 bytes'")
+	}
+	if !json.Valid([]byte(input)) {
+		s.mu.Unlock()
+		return nil, awsproto.Errorf(400, "InvalidExecutionInput", "Invalid State Machine Execution Input: 'Invalid JSON'")
+	}
+	arn := fmt.Sprintf("arn:aws:states:%s:%s:execution:%s:%s", s.cfg.Region, s.cfg.Account, sm.Name, name)
+	if old, ok := s.execs[arn]; ok {
+		s.mu.Unlock()
+		// Same name and same input while the first is still running is
+		// idempotent; anything else is ExecutionAlreadyExists.
+		if old.Input == input && old.run.Status() == asl.Status("RUNNING") {
+			return old, nil
+		}
+		return nil, awsproto.Errorf(400, "ExecutionAlreadyExists", "Execution Already Exists: '%s'", arn)
+	}
+	ex := &Execution{Arn: arn, Name: name, StateMachineArn: smArn, Input: input}
+	s.execs[arn] = ex
+	s.order = append(s.order, ex)
+	listeners := append([]func(*Execution, asl.HistoryEvent){}, s.onEvent...)
+	seed := s.rng.Uint64()
+	s.mu.Unlock()
+
+	ex.run = asl.Start(context.Background(), sm.parsed, asl.Options{
+		ExecutionArn: arn, ExecutionName: name, StateMachineArn: smArn, StateMachineName: sm.Name, RoleArn: sm.RoleArn,
+		Input: json.RawMessage(input), Clock: s.cfg.Clock,
+		Tasks: &invoker{store: s, sm: sm, exec: ex},
+		Rand:  rand.New(rand.NewPCG(seed, seed^1)),
+		OnEvent: func(ev asl.HistoryEvent) {
+			for _, f := range listeners {
+				f(ex, ev)
+			}
+		},
+	})
+	return ex, nil
+}
+
+// ---------------------------------------------------------------------------
+// HTTP
+
+func (*Service) SigV4Name() string { return "states" }
+
+func (*Service) WriteError(w http.ResponseWriter, _ *awsproto.Call, e *awsproto.Error) {
+	awsproto.WriteJSONError(w, "1.0", "com.amazonaws.sfn", e)
+}
+
+func epoch(t time.Time) float64 {
+	if t.IsZero() {
+		return 0
+	}
+	return float64(t.UnixMilli()) / 1000
+}
+
+func (sv *Service) ServeAWS(w http.ResponseWriter, r *http.Request, c *awsproto.Call) {
+	_, op := awsproto.Target(r)
+	if e := c.Begin(op); e != nil {
+		sv.WriteError(w, c, e)
+		return
+	}
+	var in map[string]any
+	if err := json.NewDecoder(r.Body).Decode(&in); err != nil {
+		sv.WriteError(w, c, awsproto.Errorf(400, "SerializationException", "could not decode the request body"))
+		return
+	}
+	str := func(k string) string { v, _ := in[k].(string); return v }
+	s := sv.s
+	switch op {
+	case "CreateStateMachine":
+		if e := c.Authorize("AccessDeniedException", "states:CreateStateMachine", c.ARN("states", "stateMachine:"+str("name")), nil); e != nil {
+			sv.WriteError(w, c, e)
+			return
+		}
+		sm, e := s.CreateStateMachine(str("name"), str("definition"), str("roleArn"))
+		if e != nil {
+			sv.WriteError(w, c, e)
+			return
+		}
+		awsproto.WriteJSON(w, "1.0", map[string]any{"stateMachineArn": sm.Arn, "creationDate": epoch(sm.Created)})
+	case "DescribeStateMachine":
+		arn := str("stateMachineArn")
+		if e := c.Authorize("AccessDeniedException", "states:DescribeStateMachine", arn, nil); e != nil {
+			sv.WriteError(w, c, e)
+			return
+		}
+		s.mu.Lock()
+		sm, ok := s.machines[arn]
+		s.mu.Unlock()
+		if !ok {
+			sv.WriteError(w, c, awsproto.Errorf(400, "StateMachineDoesNotExist", "State Machine Does Not Exist: '%s'", arn))
+			return
+		}
+		awsproto.WriteJSON(w, "1.0", map[string]any{"stateMachineArn": sm.Arn, "name": sm.Name, "status": "ACTIVE",
+			"definition": sm.Definition, "roleArn": sm.RoleArn, "type": sm.Type, "creationDate": epoch(sm.Created)})
+	case "ListStateMachines":
+		if e := c.Authorize("AccessDeniedException", "states:ListStateMachines", "*", nil); e != nil {
+			sv.WriteError(w, c, e)
+			return
+		}
+		s.mu.Lock()
+		var list []map[string]any
+		for _, sm := range s.machines {
+			list = append(list, map[string]any{"stateMachineArn": sm.Arn, "name": sm.Name, "type": sm.Type, "creationDate": epoch(sm.Created)})
+		}
+		s.mu.Unlock()
+		sort.Slice(list, func(i, j int) bool { return list[i]["name"].(string) < list[j]["name"].(string) })
+		awsproto.WriteJSON(w, "1.0", map[string]any{"stateMachines": list})
+	case "StartExecution":
+		arn := str("stateMachineArn")
+		if e := c.Authorize("AccessDeniedException", "states:StartExecution", arn, nil); e != nil {
+			sv.WriteError(w, c, e)
+			return
+		}
+		ex, e := s.StartExecution(arn, str("name"), str("input"))
+		if e != nil {
+			sv.WriteError(w, c, e)
+			return
+		}
+		awsproto.WriteJSON(w, "1.0", map[string]any{"executionArn": ex.Arn, "startDate": epoch(ex.run.StartDate())})
+	case "DescribeExecution", "StopExecution", "GetExecutionHistory":
+		arn := str("executionArn")
+		if e := c.Authorize("AccessDeniedException", "states:"+op, arn, nil); e != nil {
+			sv.WriteError(w, c, e)
+			return
+		}
+		ex, ok := s.Execution(arn)
+		if !ok {
+			sv.WriteError(w, c, awsproto.Errorf(400, "ExecutionDoesNotExist", "Execution Does Not Exist: '%s'", arn))
+			return
+		}
+		switch op {
+		case "DescribeExecution":
+			awsproto.WriteJSON(w, "1.0", describe(ex))
+		case "StopExecution":
+			if ex.run.Status() == asl.Status("RUNNING") {
+				ex.run.Stop(str("error"), str("cause"))
+			}
+			awsproto.WriteJSON(w, "1.0", map[string]any{"stopDate": epoch(ex.run.StopDate())})
+		default:
+			sv.history(w, c, ex, in)
+		}
+	case "ListExecutions":
+		arn := str("stateMachineArn")
+		if e := c.Authorize("AccessDeniedException", "states:ListExecutions", arn, nil); e != nil {
+			sv.WriteError(w, c, e)
+			return
+		}
+		filter := str("statusFilter")
+		var list []map[string]any
+		all := s.Executions()
+		for i := len(all) - 1; i >= 0; i-- { // newest first, as AWS lists them
+			ex := all[i]
+			if ex.StateMachineArn != arn || (filter != "" && ex.Status() != filter) {
+				continue
+			}
+			item := map[string]any{"executionArn": ex.Arn, "stateMachineArn": ex.StateMachineArn, "name": ex.Name,
+				"status": ex.Status(), "startDate": epoch(ex.run.StartDate())}
+			if d := ex.run.StopDate(); !d.IsZero() {
+				item["stopDate"] = epoch(d)
+			}
+			list = append(list, item)
+		}
+		page, next, e := paginate(list, in)
+		if e != nil {
+			sv.WriteError(w, c, e)
+			return
+		}
+		out := map[string]any{"executions": page}
+		if next != "" {
+			out["nextToken"] = next
+		}
+		awsproto.WriteJSON(w, "1.0", out)
+	default:
+		sv.WriteError(w, c, awsproto.Errorf(400, "UnknownOperationException", "the local cloud does not serve Step Functions %s", op))
+	}
+}
+
+func describe(ex *Execution) map[string]any {
+	out := map[string]any{
+		"executionArn": ex.Arn, "stateMachineArn": ex.StateMachineArn, "name": ex.Name,
+		"status": ex.Status(), "startDate": epoch(ex.run.StartDate()),
+		"input": ex.Input, "inputDetails": map[string]any{"included": true},
+	}
+	if d := ex.run.StopDate(); !d.IsZero() {
+		out["stopDate"] = epoch(d)
+	}
+	if ex.Status() == "SUCCEEDED" {
+		out["output"] = string(ex.run.Output())
+		out["outputDetails"] = map[string]any{"included": true}
+	}
+	if e, cause := ex.run.Error(); e != "" || cause != "" {
+		out["error"] = e
+		out["cause"] = cause
+	}
+	return out
+}
+
+func paginate[T any](items []T, in map[string]any) ([]T, string, *awsproto.Error) {
+	max := 100
+	if v, ok := in["maxResults"].(float64); ok && v > 0 {
+		if v > 1000 {
+			return nil, "", awsproto.Errorf(400, "ValidationException", "1 validation error detected: Value '%v' at 'maxResults' failed to satisfy constraint: Member must have value less than or equal to 1000", v)
+		}
+		max = int(v)
+	}
+	start := 0
+	if tok, ok := in["nextToken"].(string); ok && tok != "" {
+		n, err := strconv.Atoi(tok)
+		if err != nil || n < 0 || n > len(items) {
+			return nil, "", awsproto.Errorf(400, "InvalidToken", "Invalid Token: '%s'", tok)
+		}
+		start = n
+	}
+	end := min(start+max, len(items))
+	next := ""
+	if end < len(items) {
+		next = strconv.Itoa(end)
+	}
+	return items[start:end], next, nil
+}
+
+func (sv *Service) history(w http.ResponseWriter, c *awsproto.Call, ex *Execution, in map[string]any) {
+	events := ex.run.History()
+	if rev, _ := in["reverseOrder"].(bool); rev {
+		for i, j := 0, len(events)-1; i < j; i, j = i+1, j-1 {
+			events[i], events[j] = events[j], events[i]
+		}
+	}
+	includeData := true
+	if v, ok := in["includeExecutionData"].(bool); ok {
+		includeData = v
+	}
+	var list []map[string]any
+	for _, ev := range events {
+		m := map[string]any{"timestamp": epoch(ev.Timestamp), "type": ev.Type, "id": ev.ID, "previousEventId": ev.PreviousEventID}
+		if ev.DetailsKey != "" {
+			d := ev.Details
+			if !includeData {
+				d = map[string]any{}
+				for k, v := range ev.Details {
+					if k != "input" && k != "output" && k != "parameters" {
+						d[k] = v
+					}
+				}
+			}
+			m[ev.DetailsKey] = d
+		}
+		list = append(list, m)
+	}
+	page, next, e := paginate(list, in)
+	if e != nil {
+		sv.WriteError(w, c, e)
+		return
+	}
+	out := map[string]any{"events": page}
+	if next != "" {
+		out["nextToken"] = next
+	}
+	awsproto.WriteJSON(w, "1.0", out)
+}
