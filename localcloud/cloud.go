@@ -1,0 +1,355 @@
+// Package localcloud wires the emulated services into one endpoint, deploys
+// template.yaml onto it, and runs the simulated agent. It is the embedded AWS
+// on which `make run` and every end-to-end test run. Production code never
+// imports it.
+package localcloud
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+
+	"github.com/platform/eks-connector-registrar/localcloud/agent"
+	"github.com/platform/eks-connector-registrar/localcloud/awsproto"
+	"github.com/platform/eks-connector-registrar/localcloud/clock"
+	"github.com/platform/eks-connector-registrar/localcloud/eks"
+	"github.com/platform/eks-connector-registrar/localcloud/events"
+	"github.com/platform/eks-connector-registrar/localcloud/iam"
+	"github.com/platform/eks-connector-registrar/localcloud/lambda"
+	"github.com/platform/eks-connector-registrar/localcloud/policy"
+	"github.com/platform/eks-connector-registrar/localcloud/sfn"
+	"github.com/platform/eks-connector-registrar/localcloud/sqs"
+	"github.com/platform/eks-connector-registrar/localcloud/ssm"
+	"github.com/platform/eks-connector-registrar/localcloud/sts"
+	"github.com/platform/eks-connector-registrar/localcloud/template"
+)
+
+// FunctionFactory builds a function's handler for in-process runs. cfg points
+// at the local cloud and is signed as the function's role; getenv reads the
+// function's environment from template.yaml.
+type FunctionFactory func(cfg aws.Config, getenv func(string) string) (lambda.Handler, error)
+
+// Options configures a local cloud.
+type Options struct {
+	// Template is the path of template.yaml.
+	Template string
+	// Parameters override template parameter defaults.
+	Parameters map[string]string
+	Region     string // default us-east-1
+	Account    string // default 123456789012
+	// Addr is the listen address; default 127.0.0.1:0 (a free port).
+	Addr string
+	// RealTime runs on the wall clock (for `serve`); otherwise time is virtual,
+	// starting at Start (default 2026-11-27T09:00:00Z).
+	RealTime bool
+	Start    time.Time
+	// Functions gives the in-process factory for a function of the template,
+	// by its code directory name (functions/<dir>). A function without a
+	// factory is an error: nothing is deployed half.
+	Functions map[string]FunctionFactory
+	// Agent configures the simulated agent; a zero Mode means Connects.
+	Agent agent.Config
+	// NoAgent disables the agent simulator.
+	NoAgent bool
+	// EKS emulation knobs.
+	ClusterQuota         int
+	RolePropagationDelay time.Duration
+	// Enforce evaluates every caller's template policies (default true via
+	// Start; set DisablePolicies to turn it off).
+	DisablePolicies bool
+	Seed            uint64
+}
+
+// Cloud is a running local cloud.
+type Cloud struct {
+	URL      string
+	Region   string
+	Account  string
+	Clock    clock.Clock
+	Virtual  *clock.Virtual // nil in real-time mode
+	Router   *awsproto.Router
+	Faults   *awsproto.Faults
+	Policies *policy.Engine
+	Template *template.Template
+
+	IAM    *iam.Store
+	EKS    *eks.Store
+	SSM    *ssm.Store
+	SQS    *sqs.Store
+	Events *events.Store
+	Lambda *lambda.Store
+	SFN    *sfn.Store
+	Agent  *agent.Agent
+
+	server     *http.Server
+	principals map[string]*awsproto.Principal
+}
+
+const (
+	adminKey = "AKIDLOCALADMIN"
+	agentKey = "AKIDLOCALOPERATOR"
+)
+
+// Start builds the services, deploys the template and starts listening.
+func Start(o Options) (*Cloud, error) {
+	if o.Region == "" {
+		o.Region = "us-east-1"
+	}
+	if o.Account == "" {
+		o.Account = "123456789012"
+	}
+	if o.Addr == "" {
+		o.Addr = "127.0.0.1:0"
+	}
+	c := &Cloud{Region: o.Region, Account: o.Account, principals: map[string]*awsproto.Principal{}}
+	if o.RealTime {
+		c.Clock = clock.Real{}
+	} else {
+		start := o.Start
+		if start.IsZero() {
+			start = time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
+		}
+		c.Virtual = clock.NewVirtual(start)
+		c.Clock = c.Virtual
+	}
+	ln, err := net.Listen("tcp", o.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("listening on %s: %w", o.Addr, err)
+	}
+	c.URL = "http://" + ln.Addr().String()
+	c.Faults = awsproto.NewFaults(o.Seed + 1)
+	c.Policies = policy.NewEngine()
+	var authz awsproto.Authorizer = c.Policies
+	if o.DisablePolicies {
+		authz = awsproto.AllowAll{}
+	}
+	c.Router = &awsproto.Router{Account: o.Account, Clock: c.Clock, Authz: authz, Faults: c.Faults,
+		Principals: func(key string) *awsproto.Principal { return c.principals[key] }}
+
+	var iamSvc, stsSvc, eksSvc, ssmSvc, sqsSvc, evSvc, lambdaSvc, sfnSvc awsproto.Service
+	c.IAM, iamSvc = iam.New(iam.Config{Account: o.Account, Clock: c.Clock})
+	_, stsSvc = sts.New(sts.Config{Account: o.Account, Roles: c.IAM})
+	c.SSM, ssmSvc = ssm.New(ssm.Config{Region: o.Region, Account: o.Account, Clock: c.Clock})
+	c.EKS, eksSvc = eks.New(eks.Config{Region: o.Region, Account: o.Account, Clock: c.Clock, Roles: c.IAM,
+		Activations: c.SSM, ClusterQuota: o.ClusterQuota, RolePropagationDelay: o.RolePropagationDelay})
+	c.SQS, sqsSvc = sqs.New(sqs.Config{Region: o.Region, Account: o.Account, Clock: c.Clock})
+	c.Lambda, lambdaSvc = lambda.New(lambda.Config{Region: o.Region, Account: o.Account, Clock: c.Clock, Destinations: c.SQS})
+	c.Events, evSvc = events.New(events.Config{Region: o.Region, Account: o.Account, Clock: c.Clock,
+		Dispatcher: dispatcher{c}, DeadLetters: c.SQS})
+	c.SFN, sfnSvc = sfn.New(sfn.Config{Region: o.Region, Account: o.Account, Clock: c.Clock, Seed: o.Seed,
+		ClientConfig: func(smArn string) aws.Config { return c.configFor("sm:" + smArn) }})
+	for _, s := range []awsproto.Service{iamSvc, stsSvc, eksSvc, ssmSvc, sqsSvc, evSvc, lambdaSvc, sfnSvc} {
+		c.Router.Register(s)
+	}
+	c.principals[adminKey] = &awsproto.Principal{Name: "admin", ARN: fmt.Sprintf("arn:aws:iam::%s:root", o.Account), Admin: true}
+	c.principals[agentKey] = &awsproto.Principal{Name: "operator", ARN: fmt.Sprintf("arn:aws:iam::%s:role/PlatformOperator", o.Account), Admin: true}
+
+	if o.Template != "" {
+		if err := c.deploy(o); err != nil {
+			ln.Close()
+			return nil, err
+		}
+	}
+	if !o.NoAgent {
+		c.Agent = agent.New(o.Agent, c.Clock, c.ConfigFor("operator"), c.SSM)
+		c.Events.Subscribe(func(ev events.Event) {
+			c.Agent.HandleEvent(ev.DetailType, ev.Detail)
+		})
+	}
+	c.server = &http.Server{Handler: c.Router, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = c.server.Serve(ln) }()
+	return c, nil
+}
+
+// Close stops the server.
+func (c *Cloud) Close() {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	_ = c.server.Shutdown(ctx)
+}
+
+// ConfigFor returns an aws.Config for a named caller: "admin", "operator", a
+// function's logical id, or a state machine's logical id. The SDK reaches the
+// local cloud through BaseEndpoint, as AWS_ENDPOINT_URL does in Lambda.
+func (c *Cloud) ConfigFor(name string) aws.Config {
+	switch name {
+	case "admin":
+		return c.configWithKey(adminKey)
+	case "operator":
+		return c.configWithKey(agentKey)
+	}
+	if c.Template != nil {
+		if f, ok := c.Template.Function(name); ok {
+			return c.configWithKey(functionKey(f.LogicalID))
+		}
+		if sm, ok := c.Template.StateMachine(name); ok {
+			return c.configWithKey(stateMachineKey(sm.LogicalID))
+		}
+	}
+	panic(fmt.Sprintf("localcloud: no caller named %q", name))
+}
+
+func (c *Cloud) configFor(ref string) aws.Config {
+	if arn, ok := strings.CutPrefix(ref, "sm:"); ok && c.Template != nil {
+		for _, sm := range c.Template.StateMachines {
+			if sm.Arn == arn {
+				return c.configWithKey(stateMachineKey(sm.LogicalID))
+			}
+		}
+	}
+	return c.configWithKey(adminKey)
+}
+
+func (c *Cloud) configWithKey(key string) aws.Config {
+	return aws.Config{
+		Region:       c.Region,
+		Credentials:  credentials.NewStaticCredentialsProvider(key, "local-secret", ""),
+		BaseEndpoint: aws.String(c.URL),
+	}
+}
+
+func functionKey(logicalID string) string     { return "AKIDFN" + strings.ToUpper(logicalID) }
+func stateMachineKey(logicalID string) string { return "AKIDSM" + strings.ToUpper(logicalID) }
+
+// CodeDir maps a function's logical id to its code directory under
+// functions/: EnsureRolesFunction → ensure-roles. The Makefile's
+// build-<LogicalId> targets follow the same rule (a test checks it).
+func CodeDir(logicalID string) string {
+	base := strings.TrimSuffix(logicalID, "Function")
+	var b strings.Builder
+	for i, r := range base {
+		if unicode.IsUpper(r) {
+			if i > 0 {
+				b.WriteByte('-')
+			}
+			r = unicode.ToLower(r)
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// deploy does what `sam deploy` would: queues, functions with their roles'
+// policies, state machines, rules.
+func (c *Cloud) deploy(o Options) error {
+	tpl, err := template.Load(o.Template, template.Options{Region: o.Region, Account: o.Account, Partition: "aws",
+		StackName: "local", Parameters: o.Parameters, BaseDir: filepath.Dir(o.Template)})
+	if err != nil {
+		return fmt.Errorf("reading %s: %w", o.Template, err)
+	}
+	c.Template = tpl
+	for _, q := range tpl.Queues {
+		if arn := c.SQS.CreateQueue(q.Name); arn != q.Arn {
+			return fmt.Errorf("queue %s: ARN %s, template says %s", q.LogicalID, arn, q.Arn)
+		}
+	}
+	for i := range tpl.Functions {
+		f := &tpl.Functions[i]
+		dir := CodeDir(f.LogicalID)
+		factory, ok := o.Functions[dir]
+		if !ok {
+			return fmt.Errorf("function %s: no in-process factory for functions/%s", f.LogicalID, dir)
+		}
+		key := functionKey(f.LogicalID)
+		c.principals[key] = &awsproto.Principal{Name: f.LogicalID, ARN: f.RoleArn}
+		if err := c.setPolicies(f.LogicalID, f.PolicyDocuments); err != nil {
+			return fmt.Errorf("function %s: %w", f.LogicalID, err)
+		}
+		env := f.Environment
+		h, err := factory(c.configWithKey(key), func(k string) string { return env[k] })
+		if err != nil {
+			return fmt.Errorf("function %s: building its handler: %w", f.LogicalID, err)
+		}
+		c.Lambda.AddFunction(&lambda.Function{
+			Name: f.FunctionName, Arn: f.Arn, Timeout: time.Duration(f.Timeout) * time.Second,
+			Runner:       lambda.InProcess{Handler: h, FunctionName: f.FunctionName, FunctionArn: f.Arn},
+			AsyncRetries: f.AsyncRetries, OnFailureArn: f.OnFailureArn,
+		})
+	}
+	for _, sm := range tpl.StateMachines {
+		if len(sm.UnresolvedPlaceholders) > 0 {
+			return fmt.Errorf("state machine %s: no DefinitionSubstitution for %v", sm.LogicalID, sm.UnresolvedPlaceholders)
+		}
+		c.principals[stateMachineKey(sm.LogicalID)] = &awsproto.Principal{Name: sm.LogicalID, ARN: sm.RoleArn}
+		if err := c.setPolicies(sm.LogicalID, sm.PolicyDocuments); err != nil {
+			return fmt.Errorf("state machine %s: %w", sm.LogicalID, err)
+		}
+		if _, e := c.SFN.CreateStateMachine(sm.Name, string(sm.Definition), sm.RoleArn); e != nil {
+			return fmt.Errorf("state machine %s: %s", sm.LogicalID, e.Message)
+		}
+	}
+	for _, r := range tpl.Rules {
+		rule := events.Rule{Name: r.Name, BusName: r.BusName, Pattern: json.RawMessage(r.Pattern), State: "ENABLED"}
+		for _, t := range r.Targets {
+			et := events.Target{ID: t.ID, Arn: t.Arn, InputPath: t.InputPath, DeadLetterArn: t.DeadLetterArn}
+			if t.InputTransformer != nil {
+				et.InputTransformer = &events.InputTransformer{InputPathsMap: t.InputTransformer.InputPathsMap, InputTemplate: t.InputTransformer.InputTemplate}
+			}
+			if t.MaxRetryAttempts != nil || t.MaxEventAgeSeconds != nil {
+				et.RetryPolicy = &events.RetryPolicy{}
+				if t.MaxRetryAttempts != nil {
+					et.RetryPolicy.MaximumRetryAttempts = *t.MaxRetryAttempts
+				}
+				if t.MaxEventAgeSeconds != nil {
+					et.RetryPolicy.MaximumEventAgeInSeconds = *t.MaxEventAgeSeconds
+				}
+			}
+			rule.Targets = append(rule.Targets, et)
+		}
+		if _, err := c.Events.PutRule(rule); err != nil {
+			return fmt.Errorf("rule %s: %w", r.LogicalID, err)
+		}
+	}
+	return nil
+}
+
+func (c *Cloud) setPolicies(principal string, docs [][]byte) error {
+	var ps []policy.Policy
+	for i, d := range docs {
+		p, err := policy.ParseDocument(d)
+		if err != nil {
+			return fmt.Errorf("policy %d: %w", i, err)
+		}
+		if p.Name == "" {
+			p.Name = fmt.Sprintf("%s-policy-%d", principal, i)
+		}
+		ps = append(ps, p)
+	}
+	c.Policies.SetPolicies(principal, ps)
+	return nil
+}
+
+// dispatcher delivers EventBridge targets: a Lambda function is invoked
+// asynchronously (EventBridge's delivery succeeds once Lambda accepts the
+// event; the function's own retries and on-failure destination apply after),
+// a state machine gets StartExecution.
+type dispatcher struct{ c *Cloud }
+
+func (d dispatcher) Deliver(ctx context.Context, t events.Target, input []byte) error {
+	switch {
+	case strings.Contains(t.Arn, ":lambda:"):
+		f, ok := d.c.Lambda.Lookup(t.Arn)
+		if !ok {
+			return fmt.Errorf("ResourceNotFoundException: function %s not found", t.Arn)
+		}
+		d.c.Lambda.InvokeAsync(f, input)
+		return nil
+	case strings.Contains(t.Arn, ":states:"):
+		_, e := d.c.SFN.StartExecution(t.Arn, "", string(input))
+		if e != nil {
+			return errors.New(e.Error())
+		}
+		return nil
+	}
+	return fmt.Errorf("the local cloud cannot deliver to target %s", t.Arn)
+}
