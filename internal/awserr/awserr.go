@@ -38,6 +38,7 @@ const (
 	// Step Functions
 	SFNExecutionDoesNotExist = "ExecutionDoesNotExist"
 	SFNExecutionAlreadyExist = "ExecutionAlreadyExists"
+	SFNInvalidArn            = "InvalidArn"
 
 	// Shared throttling and access codes.
 	Throttling          = "ThrottlingException"
@@ -121,6 +122,14 @@ func IsActivationGone(err error) bool { return is(err, SSMInvalidActivationID) }
 
 // IsInstanceGone: DeregisterManagedInstance found no such instance.
 func IsInstanceGone(err error) bool { return is(err, SSMInvalidInstanceID) }
+
+// IsInvalidArn: Step Functions was given a string that is not an ARN of the
+// right kind (e.g. a corrupted lock value).
+func IsInvalidArn(err error) bool { return is(err, SFNInvalidArn) }
+
+// IsExecutionAlreadyExists: StartExecution found an execution of that name
+// with a different input, or one that has ended.
+func IsExecutionAlreadyExists(err error) bool { return is(err, SFNExecutionAlreadyExist) }
 
 // IsTransient: worth retrying later (throttling, 5xx, the SDK's own retry
 // budget running out). The state machine retries these with backoff.

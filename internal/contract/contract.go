@@ -1,0 +1,376 @@
+// Package contract is the event contract of the registrar: the detail of the
+// "Register Cluster" and "Deregister Cluster" EventBridge events, validated
+// before any side effect. It is pure: no AWS calls, no clock.
+//
+// Decisions (the README documents them for users):
+//   - Unknown detail fields are rejected. A misspelt optional field
+//     ("activationTimeout") would otherwise be ignored silently and the
+//     registration would run with the 3-day default; a rejection names the
+//     field instead.
+//   - provider is case-insensitive and '-' is accepted for '_', so "gke",
+//     "Eks-Anywhere" and "eks_anywhere" all mean the canonical EKS value.
+//   - activationTimeoutMinutes must be a JSON integer literal: 7.5, 10.0,
+//     1e3 and "10" are rejected. null counts as absent.
+//   - consoleAccessArns are IAM role or user ARNs; duplicates are dropped,
+//     keeping the first. An STS assumed-role session ARN is rejected with the
+//     role ARN to use instead.
+//   - No field is trimmed or otherwise rewritten except provider.
+package contract
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+)
+
+// EventBridge detail-types the registrar consumes and emits.
+const (
+	DetailTypeRegister   = "Register Cluster"
+	DetailTypeDeregister = "Deregister Cluster"
+	DetailTypeRejected   = "Registration Rejected"
+)
+
+// Limits of the contract.
+const (
+	MinActivationTimeoutMinutes = 5
+	MaxActivationTimeoutMinutes = 4320 // 3 days: the activation expiry EKS sets
+	MaxClusterNameLength        = 100  // eks:RegisterCluster name limit
+	MaxConsoleAccessArns        = 20
+	MaxTags                     = 50 // EKS per-resource tag limit
+	MaxTagKeyLength             = 128
+	MaxTagValueLength           = 256
+	MaxReasonLength             = 256
+	MaxExecutionNameLength      = 80 // Step Functions execution name limit
+)
+
+// Providers are the connectorConfig.provider values of eks:RegisterCluster.
+var Providers = []string{"EKS_ANYWHERE", "ANTHOS", "GKE", "AKS", "OPENSHIFT", "TANZU", "RANCHER", "EC2", "OTHER"}
+
+// RegisterRequest is a validated "Register Cluster" detail.
+type RegisterRequest struct {
+	ClusterName              string            `json:"clusterName"`
+	Provider                 string            `json:"provider"` // canonical
+	ActivationTimeoutMinutes int               `json:"activationTimeoutMinutes"`
+	ConsoleAccessArns        []string          `json:"consoleAccessArns"`
+	Tags                     map[string]string `json:"tags,omitempty"`
+}
+
+// DeregisterRequest is a validated "Deregister Cluster" detail.
+type DeregisterRequest struct {
+	ClusterName string `json:"clusterName"`
+	Reason      string `json:"reason,omitempty"`
+}
+
+// Rejection names the field, the value and the rule an event broke. It is the
+// body of the "Registration Rejected" event.
+type Rejection struct {
+	Field string `json:"field"`
+	Value string `json:"value"`
+	Rule  string `json:"rule"`
+}
+
+// Message is the sentence a human reads, e.g.
+// clusterName "prod.eu" is invalid: only letters, digits, '-' and '_' are allowed (...).
+func (r *Rejection) Message() string {
+	if r.Value == "" {
+		return fmt.Sprintf("%s is invalid: %s", r.Field, r.Rule)
+	}
+	return fmt.Sprintf("%s %q is invalid: %s", r.Field, r.Value, r.Rule)
+}
+
+// Error lets a Rejection travel as an error inside the trigger; it is never
+// returned to Lambda (a bad event is answered, not retried).
+func (r *Rejection) Error() string { return r.Message() }
+
+func reject(field, value, rule string, args ...any) *Rejection {
+	if len(args) > 0 {
+		rule = fmt.Sprintf(rule, args...)
+	}
+	return &Rejection{Field: field, Value: value, Rule: rule}
+}
+
+var (
+	clusterNamePattern = regexp.MustCompile(`^[0-9A-Za-z][A-Za-z0-9\-_]*$`)
+	// IAM role/user ARN: any partition, 12-digit account, optional path.
+	iamPrincipalPattern = regexp.MustCompile(`^arn:aws(-[a-z]+)*:iam::[0-9]{12}:(role|user)/([\x21-\x2E\x30-\x7E]+/)*[\w+=,.@-]{1,64}$`)
+	stsSessionPattern   = regexp.MustCompile(`^arn:(aws(?:-[a-z]+)*):sts::([0-9]{12}):assumed-role/([\w+=,.@-]{1,64})/`)
+	// Characters AWS allows in tag keys and values.
+	tagCharsPattern = regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$`)
+)
+
+const clusterNameRule = `only letters, digits, '-' and '_' are allowed, starting with a letter or digit (EKS pattern ^[0-9A-Za-z][A-Za-z0-9\-_]*)`
+
+// ValidateClusterName checks an EKS connected-cluster name.
+func ValidateClusterName(name string) *Rejection {
+	switch {
+	case name == "":
+		return reject("clusterName", "", "required: 1 to %d characters, %s", MaxClusterNameLength, clusterNameRule)
+	case len(name) > MaxClusterNameLength:
+		return reject("clusterName", name, "at most %d characters are allowed, got %d", MaxClusterNameLength, len(name))
+	case strings.Contains(name, "."):
+		// EKS answers a dotted name with an opaque error; say what to do.
+		return reject("clusterName", name, "a dot is not allowed in an EKS connected-cluster name; use '-' instead (e.g. %q); %s",
+			strings.ReplaceAll(name, ".", "-"), clusterNameRule)
+	case !clusterNamePattern.MatchString(name):
+		return reject("clusterName", name, clusterNameRule)
+	}
+	return nil
+}
+
+// ParseRegister validates a "Register Cluster" detail. defaultTimeout is
+// used when activationTimeoutMinutes is absent.
+func ParseRegister(detail json.RawMessage, defaultTimeout int) (RegisterRequest, *Rejection) {
+	var req RegisterRequest
+	fields, rej := object(detail, "clusterName", "provider", "activationTimeoutMinutes", "consoleAccessArns", "tags")
+	if rej != nil {
+		return req, rej
+	}
+	if req.ClusterName, rej = requiredString(fields, "clusterName"); rej != nil {
+		return req, rej
+	}
+	if rej = ValidateClusterName(req.ClusterName); rej != nil {
+		return req, rej
+	}
+	if req.Provider, rej = parseProvider(fields["provider"]); rej != nil {
+		return req, rej
+	}
+	if req.ActivationTimeoutMinutes, rej = parseTimeout(fields["activationTimeoutMinutes"], defaultTimeout); rej != nil {
+		return req, rej
+	}
+	if req.ConsoleAccessArns, rej = parseConsoleArns(fields["consoleAccessArns"]); rej != nil {
+		return req, rej
+	}
+	if req.Tags, rej = parseTags(fields["tags"]); rej != nil {
+		return req, rej
+	}
+	return req, nil
+}
+
+// ParseDeregister validates a "Deregister Cluster" detail.
+func ParseDeregister(detail json.RawMessage) (DeregisterRequest, *Rejection) {
+	var req DeregisterRequest
+	fields, rej := object(detail, "clusterName", "reason")
+	if rej != nil {
+		return req, rej
+	}
+	if req.ClusterName, rej = requiredString(fields, "clusterName"); rej != nil {
+		return req, rej
+	}
+	if rej = ValidateClusterName(req.ClusterName); rej != nil {
+		return req, rej
+	}
+	if raw, ok := fields["reason"]; ok && !isNull(raw) {
+		var s string
+		if json.Unmarshal(raw, &s) != nil {
+			return req, reject("reason", string(raw), "must be a string")
+		}
+		if n := utf8.RuneCountInString(s); n > MaxReasonLength {
+			return req, reject("reason", s, "at most %d characters are allowed, got %d", MaxReasonLength, n)
+		}
+		req.Reason = s
+	}
+	return req, nil
+}
+
+// object decodes detail into its fields and rejects unknown ones.
+func object(detail json.RawMessage, known ...string) (map[string]json.RawMessage, *Rejection) {
+	trimmed := bytes.TrimSpace(detail)
+	if len(trimmed) == 0 || trimmed[0] != '{' {
+		return nil, reject("detail", clip(string(trimmed)), "must be a JSON object")
+	}
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(trimmed, &fields); err != nil {
+		return nil, reject("detail", "", "must be a JSON object: %v", err)
+	}
+	var unknown []string
+	for k := range fields {
+		if !contains(known, k) {
+			unknown = append(unknown, k)
+		}
+	}
+	if len(unknown) > 0 {
+		sort.Strings(unknown)
+		field := unknown[0]
+		if field == "" {
+			field = "detail"
+		}
+		return nil, reject(field, clip(string(fields[unknown[0]])), "unknown field %q; the allowed fields are %s", unknown[0], strings.Join(known, ", "))
+	}
+	return fields, nil
+}
+
+func requiredString(fields map[string]json.RawMessage, name string) (string, *Rejection) {
+	raw, ok := fields[name]
+	if !ok || isNull(raw) {
+		return "", nil // the caller's validator reports "required"
+	}
+	var s string
+	if json.Unmarshal(raw, &s) != nil {
+		return "", reject(name, clip(string(raw)), "must be a string")
+	}
+	return s, nil
+}
+
+func parseProvider(raw json.RawMessage) (string, *Rejection) {
+	allowed := "one of " + strings.Join(Providers, ", ") + " (case-insensitive)"
+	if raw == nil || isNull(raw) {
+		return "", reject("provider", "", "required: "+allowed)
+	}
+	var s string
+	if json.Unmarshal(raw, &s) != nil {
+		return "", reject("provider", clip(string(raw)), "must be a string, "+allowed)
+	}
+	canon := strings.ToUpper(strings.ReplaceAll(s, "-", "_"))
+	if !contains(Providers, canon) {
+		return "", reject("provider", s, "must be "+allowed)
+	}
+	return canon, nil
+}
+
+func parseTimeout(raw json.RawMessage, def int) (int, *Rejection) {
+	if raw == nil || isNull(raw) {
+		return def, nil
+	}
+	rule := fmt.Sprintf("must be a whole number of minutes from %d to %d", MinActivationTimeoutMinutes, MaxActivationTimeoutMinutes)
+	lit := string(raw)
+	n, err := strconv.Atoi(lit) // rejects 7.5, 10.0, 1e3 and "10"
+	if err != nil {
+		return 0, reject("activationTimeoutMinutes", clip(lit), rule)
+	}
+	if n < MinActivationTimeoutMinutes || n > MaxActivationTimeoutMinutes {
+		return 0, reject("activationTimeoutMinutes", lit, rule)
+	}
+	return n, nil
+}
+
+func parseConsoleArns(raw json.RawMessage) ([]string, *Rejection) {
+	out := []string{}
+	if raw == nil || isNull(raw) {
+		return out, nil
+	}
+	var arns []json.RawMessage
+	if json.Unmarshal(raw, &arns) != nil {
+		return nil, reject("consoleAccessArns", clip(string(raw)), "must be a list of IAM role or user ARNs")
+	}
+	if len(arns) > MaxConsoleAccessArns {
+		return nil, reject("consoleAccessArns", "", "at most %d ARNs are allowed, got %d", MaxConsoleAccessArns, len(arns))
+	}
+	for i, r := range arns {
+		field := fmt.Sprintf("consoleAccessArns[%d]", i)
+		var a string
+		if json.Unmarshal(r, &a) != nil {
+			return nil, reject(field, clip(string(r)), "must be a string")
+		}
+		if m := stsSessionPattern.FindStringSubmatch(a); m != nil {
+			return nil, reject(field, a, "is an STS assumed-role session ARN; Kubernetes sees the IAM role, so use the role ARN "+
+				"(arn:%s:iam::%s:role/%s, with the role's path if it has one)", m[1], m[2], m[3])
+		}
+		if !iamPrincipalPattern.MatchString(a) {
+			return nil, reject(field, a, "must be an IAM role or user ARN: arn:<partition>:iam::<12-digit account>:role/<name> or :user/<name>")
+		}
+		if !contains(out, a) {
+			out = append(out, a)
+		}
+	}
+	return out, nil
+}
+
+func parseTags(raw json.RawMessage) (map[string]string, *Rejection) {
+	if raw == nil || isNull(raw) {
+		return nil, nil
+	}
+	var tags map[string]json.RawMessage
+	if json.Unmarshal(raw, &tags) != nil {
+		return nil, reject("tags", clip(string(raw)), "must be an object of string keys to string values")
+	}
+	if len(tags) > MaxTags {
+		return nil, reject("tags", "", "at most %d tags are allowed, got %d", MaxTags, len(tags))
+	}
+	keys := make([]string, 0, len(tags))
+	for k := range tags {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	out := make(map[string]string, len(tags))
+	for _, k := range keys {
+		field := "tags." + k
+		switch n := utf8.RuneCountInString(k); {
+		case n == 0 || n > MaxTagKeyLength:
+			return nil, reject("tags", k, "a tag key must be 1 to %d characters", MaxTagKeyLength)
+		case strings.HasPrefix(strings.ToLower(k), "aws:"):
+			return nil, reject("tags", k, "tag keys starting with 'aws:' are reserved by AWS")
+		case !tagCharsPattern.MatchString(k):
+			return nil, reject("tags", k, "a tag key may hold only letters, digits, spaces and _ . : / = + - @")
+		}
+		var v string
+		if json.Unmarshal(tags[k], &v) != nil {
+			return nil, reject(field, clip(string(tags[k])), "a tag value must be a string")
+		}
+		if n := utf8.RuneCountInString(v); n > MaxTagValueLength {
+			return nil, reject(field, clip(v), "a tag value must be at most %d characters, got %d", MaxTagValueLength, n)
+		}
+		if !tagCharsPattern.MatchString(v) {
+			return nil, reject(field, v, "a tag value may hold only letters, digits, spaces and _ . : / = + - @")
+		}
+		out[k] = v
+	}
+	return out, nil
+}
+
+// ExecutionName is the Step Functions execution name for an event: at most
+// 80 characters of 0-9A-Za-z-_ (the characters CloudWatch logging accepts),
+// readable (prefix and cluster name) and deterministic (a hash of the event id),
+// so a redelivered event maps to the same execution.
+func ExecutionName(prefix, clusterName, eventID string) string {
+	sum := sha256.Sum256([]byte(clusterName + "\x00" + eventID))
+	hash := hex.EncodeToString(sum[:])[:20]
+	head := sanitize(prefix)
+	if head != "" {
+		head += "-"
+	}
+	head += sanitize(clusterName)
+	if max := MaxExecutionNameLength - len(hash) - 1; len(head) > max {
+		head = head[:max]
+	}
+	return head + "-" + hash
+}
+
+func sanitize(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r == '-' || r == '_' || r < utf8.RuneSelf && (r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
+			return r
+		}
+		return '-'
+	}, s)
+}
+
+func isNull(raw json.RawMessage) bool { return string(bytes.TrimSpace(raw)) == "null" }
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// clip keeps a rejected value short enough for an event and a log line.
+func clip(s string) string {
+	const max = 200
+	if len(s) <= max {
+		return s
+	}
+	cut := max
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
+}

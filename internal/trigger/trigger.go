@@ -1,0 +1,384 @@
+// Package trigger is the TriggerFunction: it turns a "Register Cluster" or
+// "Deregister Cluster" EventBridge event into a state machine execution,
+// holding the per-cluster lock, or answers a bad event with a
+// "Registration Rejected" event.
+//
+// EventBridge invokes this function asynchronously, so an error returned here
+// is retried by Lambda and then lands in the on-failure queue. A bad event is
+// therefore answered and the invocation succeeds; only AWS failures are
+// returned as errors, typed so the failure queue and logs say which kind.
+package trigger
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+
+	"github.com/platform/eks-connector-registrar/internal/awserr"
+	"github.com/platform/eks-connector-registrar/internal/contract"
+	"github.com/platform/eks-connector-registrar/internal/lock"
+	"github.com/platform/eks-connector-registrar/internal/workflow"
+)
+
+// SFNAPI lists the Step Functions operations the trigger uses.
+type SFNAPI interface {
+	StartExecution(ctx context.Context, params *sfn.StartExecutionInput, optFns ...func(*sfn.Options)) (*sfn.StartExecutionOutput, error)
+	StopExecution(ctx context.Context, params *sfn.StopExecutionInput, optFns ...func(*sfn.Options)) (*sfn.StopExecutionOutput, error)
+	DescribeExecution(ctx context.Context, params *sfn.DescribeExecutionInput, optFns ...func(*sfn.Options)) (*sfn.DescribeExecutionOutput, error)
+}
+
+// EventsAPI lists the EventBridge operations the trigger uses.
+type EventsAPI interface {
+	PutEvents(ctx context.Context, params *eventbridge.PutEventsInput, optFns ...func(*eventbridge.Options)) (*eventbridge.PutEventsOutput, error)
+}
+
+// Outcomes of one invocation.
+const (
+	OutcomeStarted           = "Started"
+	OutcomeAlreadyInProgress = "AlreadyInProgress"
+	OutcomeRejected          = "Rejected"
+	// OutcomeAlreadyProcessed: a redelivered event whose execution has
+	// already ended; nothing is started again.
+	OutcomeAlreadyProcessed = "AlreadyProcessed"
+)
+
+// Execution name prefixes (contract.ExecutionName).
+const (
+	RegisterPrefix   = "register"
+	DeregisterPrefix = "deregister"
+)
+
+// StopError is the error name a deregistration gives the registration it stops.
+const StopError = "DeregistrationRequested"
+
+// Result is the function's answer.
+type Result struct {
+	Outcome             string              `json:"outcome"`
+	ClusterName         string              `json:"clusterName,omitempty"`
+	ExecutionArn        string              `json:"executionArn,omitempty"`
+	HolderArn           string              `json:"holderArn,omitempty"`
+	StoppedExecutionArn string              `json:"stoppedExecutionArn,omitempty"`
+	Rejection           *contract.Rejection `json:"rejection,omitempty"`
+}
+
+// TransientAWSError: an AWS call failed in a way worth retrying (throttling,
+// 5xx, the SDK's retry budget, lock contention). Lambda retries the event.
+type TransientAWSError struct {
+	Op  string
+	Err error
+}
+
+func (e *TransientAWSError) Error() string {
+	return fmt.Sprintf("%s failed (transient): %v", e.Op, e.Err)
+}
+func (e *TransientAWSError) Unwrap() error { return e.Err }
+
+// AWSError: an AWS call failed in a way a retry will not fix (access denied,
+// a misconfigured ARN). The event ends in the on-failure queue.
+type AWSError struct {
+	Op  string
+	Err error
+}
+
+func (e *AWSError) Error() string {
+	return fmt.Sprintf("%s failed: %v; check the function's permissions and configuration", e.Op, e.Err)
+}
+func (e *AWSError) Unwrap() error { return e.Err }
+
+// EventNotPublished: PutEvents accepted the call but failed the entry.
+type EventNotPublished struct {
+	DetailType, Code, Message string
+}
+
+func (e *EventNotPublished) Error() string {
+	return fmt.Sprintf("publishing %q failed: %s: %s", e.DetailType, e.Code, e.Message)
+}
+
+// ClusterBusy: a deregistration found the cluster locked by a registration
+// whose execution has not started yet, so it cannot be stopped now. Lambda's
+// retry (about a minute later) finds it running and stops it.
+type ClusterBusy struct {
+	Cluster, Holder string
+}
+
+func (e *ClusterBusy) Error() string {
+	return fmt.Sprintf("cluster %q is locked by registration %s, which is still starting; retry shortly", e.Cluster, e.Holder)
+}
+
+// Handler handles one EventBridge event.
+type Handler struct {
+	Settings workflow.Settings
+	Locker   *lock.Locker
+	SSM      lock.SSMAPI
+	SFN      SFNAPI
+	Events   EventsAPI
+	Log      *slog.Logger
+}
+
+// NewHandler is the lambdamain.Factory of the TriggerFunction.
+func NewHandler(cfg aws.Config, getenv func(string) string, log *slog.Logger) (lambda.Handler, error) {
+	s, err := workflow.LoadSettings(getenv)
+	if err != nil {
+		return nil, err
+	}
+	for env, arn := range map[string]string{
+		"REGISTRATION_STATE_MACHINE_ARN":   s.RegistrationStateMachineArn,
+		"DEREGISTRATION_STATE_MACHINE_ARN": s.DeregistrationStateMachine,
+	} {
+		if !strings.Contains(arn, ":stateMachine:") {
+			return nil, fmt.Errorf("%s %q must be a state machine ARN (arn:<partition>:states:<region>:<account>:stateMachine:<name>)", env, arn)
+		}
+	}
+	ssmClient := ssm.NewFromConfig(cfg)
+	sfnClient := sfn.NewFromConfig(cfg)
+	h := &Handler{
+		Settings: s,
+		Locker:   &lock.Locker{SSM: ssmClient, SFN: sfnClient, Params: s.Params()},
+		SSM:      ssmClient,
+		SFN:      sfnClient,
+		Events:   eventbridge.NewFromConfig(cfg),
+		Log:      log,
+	}
+	return lambda.NewHandler(h.Handle), nil
+}
+
+// Handle validates the event, then starts (or declines to start) an execution.
+func (h *Handler) Handle(ctx context.Context, ev events.CloudWatchEvent) (Result, error) {
+	log := h.Log.With("eventId", ev.ID, "detailType", ev.DetailType)
+	if ev.Source != h.Settings.EventSource {
+		return h.reject(ctx, log, ev, "", &contract.Rejection{Field: "source", Value: ev.Source,
+			Rule: fmt.Sprintf("must be %q (the EventSource template parameter)", h.Settings.EventSource)})
+	}
+	switch ev.DetailType {
+	case contract.DetailTypeRegister:
+		req, rej := contract.ParseRegister(ev.Detail, h.Settings.DefaultTimeoutMinutes)
+		if rej != nil {
+			return h.reject(ctx, log, ev, req.ClusterName, rej)
+		}
+		return h.register(ctx, log.With("cluster", req.ClusterName), ev, req)
+	case contract.DetailTypeDeregister:
+		req, rej := contract.ParseDeregister(ev.Detail)
+		if rej != nil {
+			return h.reject(ctx, log, ev, req.ClusterName, rej)
+		}
+		return h.deregister(ctx, log.With("cluster", req.ClusterName), ev, req)
+	default:
+		return h.reject(ctx, log, ev, "", &contract.Rejection{Field: "detail-type", Value: ev.DetailType,
+			Rule: fmt.Sprintf("must be %q or %q", contract.DetailTypeRegister, contract.DetailTypeDeregister)})
+	}
+}
+
+func (h *Handler) register(ctx context.Context, log *slog.Logger, ev events.CloudWatchEvent, req contract.RegisterRequest) (Result, error) {
+	sm := h.Settings.RegistrationStateMachineArn
+	name := contract.ExecutionName(RegisterPrefix, req.ClusterName, ev.ID)
+	arn := ExecutionArn(sm, name)
+	res, err := h.Locker.Acquire(ctx, req.ClusterName, arn)
+	if err != nil {
+		return Result{}, classify("acquiring the lock of cluster "+req.ClusterName, err)
+	}
+	if !res.Acquired {
+		log.Info("a registration or deregistration is already in progress; not starting another",
+			"holder", res.Holder, "holderStatus", res.HolderStatus)
+		return Result{Outcome: OutcomeAlreadyInProgress, ClusterName: req.ClusterName, HolderArn: res.Holder}, nil
+	}
+	if res.TookOver != "" {
+		log.Info("took over a stale lock", "staleHolder", res.TookOver)
+	}
+	input := workflow.RegistrationInput{
+		ClusterName:              req.ClusterName,
+		Provider:                 req.Provider,
+		ActivationTimeoutMinutes: req.ActivationTimeoutMinutes,
+		ConsoleAccessArns:        req.ConsoleAccessArns,
+		Tags:                     req.Tags,
+		EventID:                  ev.ID,
+		Attempt:                  1,
+	}
+	return h.start(ctx, log, sm, name, arn, req.ClusterName, input, "")
+}
+
+func (h *Handler) deregister(ctx context.Context, log *slog.Logger, ev events.CloudWatchEvent, req contract.DeregisterRequest) (Result, error) {
+	sm := h.Settings.DeregistrationStateMachine
+	name := contract.ExecutionName(DeregisterPrefix, req.ClusterName, ev.ID)
+	arn := ExecutionArn(sm, name)
+	res, err := h.Locker.Acquire(ctx, req.ClusterName, arn)
+	if err != nil {
+		return Result{}, classify("acquiring the lock of cluster "+req.ClusterName, err)
+	}
+	stopped := ""
+	if !res.Acquired {
+		if !IsExecutionOf(h.Settings.RegistrationStateMachineArn, res.Holder) {
+			log.Info("a deregistration is already in progress; not starting another",
+				"holder", res.Holder, "holderStatus", res.HolderStatus)
+			return Result{Outcome: OutcomeAlreadyInProgress, ClusterName: req.ClusterName, HolderArn: res.Holder}, nil
+		}
+		if res.HolderStatus == lock.StatusStarting {
+			return Result{}, &ClusterBusy{Cluster: req.ClusterName, Holder: res.Holder}
+		}
+		// A registration is in progress: stop it and take over its lock.
+		// StopExecution runs no Catch, and a step already running may still
+		// finish; the deregistration flow re-checks at its end.
+		cause := "Deregistration requested by event " + ev.ID
+		if req.Reason != "" {
+			cause += ": " + req.Reason
+		}
+		_, err := h.SFN.StopExecution(ctx, &sfn.StopExecutionInput{
+			ExecutionArn: aws.String(res.Holder),
+			Error:        aws.String(StopError),
+			Cause:        aws.String(cause),
+		})
+		if err != nil && !awserr.IsNotFound(err) {
+			return Result{}, classify("stopping registration "+res.Holder, err)
+		}
+		log.Info("stopped the registration in progress", "stopped", res.Holder)
+		took, err := h.Locker.TakeOver(ctx, req.ClusterName, res.Holder, arn)
+		if err != nil {
+			return Result{}, classify("taking over the lock of cluster "+req.ClusterName, err)
+		}
+		if !took.Acquired {
+			log.Info("another execution took the lock first", "holder", took.Holder)
+			return Result{Outcome: OutcomeAlreadyInProgress, ClusterName: req.ClusterName, HolderArn: took.Holder}, nil
+		}
+		stopped = res.Holder
+	}
+	input := workflow.DeregistrationInput{
+		ClusterName:         req.ClusterName,
+		Reason:              req.Reason,
+		EventID:             ev.ID,
+		StoppedExecutionArn: stopped,
+	}
+	return h.start(ctx, log, sm, name, arn, req.ClusterName, input, stopped)
+}
+
+// start starts the execution whose lock the caller holds.
+func (h *Handler) start(ctx context.Context, log *slog.Logger, sm, name, arn, cluster string, input any, stopped string) (Result, error) {
+	body, err := json.Marshal(input)
+	if err != nil {
+		return Result{}, fmt.Errorf("encoding the execution input: %w", err)
+	}
+	started := Result{Outcome: OutcomeStarted, ClusterName: cluster, ExecutionArn: arn, StoppedExecutionArn: stopped}
+	_, err = h.SFN.StartExecution(ctx, &sfn.StartExecutionInput{
+		StateMachineArn: aws.String(sm),
+		Name:            aws.String(name),
+		Input:           aws.String(string(body)),
+	})
+	switch {
+	case err == nil:
+		log.Info("started execution", "executionArn", arn)
+		return started, nil
+	case awserr.IsExecutionAlreadyExists(err):
+		// A redelivered event: the name comes from the event id. (A running
+		// execution with the same input is returned without this error.)
+		out, derr := h.SFN.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: aws.String(arn)})
+		if derr != nil {
+			return Result{}, classify("describing execution "+arn, derr)
+		}
+		if out.Status == sfntypes.ExecutionStatusRunning {
+			log.Info("execution already started by an earlier delivery of this event", "executionArn", arn)
+			return started, nil
+		}
+		// It has ended: the lock we just re-took is not its to keep.
+		if err := lock.Release(ctx, h.SSM, h.Settings.Params(), cluster, arn); err != nil {
+			return Result{}, classify("releasing the lock of cluster "+cluster, err)
+		}
+		log.Info("event already processed; its execution has ended", "executionArn", arn, "status", string(out.Status))
+		return Result{Outcome: OutcomeAlreadyProcessed, ClusterName: cluster, ExecutionArn: arn}, nil
+	case awserr.IsTransient(err):
+		// Keep the lock: the retry uses the same execution name and ARN.
+		return Result{}, &TransientAWSError{Op: "starting execution " + arn, Err: err}
+	default:
+		// Nothing will start under this lock; free the cluster now rather
+		// than after the grace period.
+		if rerr := lock.Release(ctx, h.SSM, h.Settings.Params(), cluster, arn); rerr != nil {
+			log.Warn("releasing the lock after a failed start", "error", rerr.Error())
+		}
+		return Result{}, &AWSError{Op: "starting execution " + arn, Err: err}
+	}
+}
+
+// rejectedDetail is the detail of a "Registration Rejected" event.
+type rejectedDetail struct {
+	ClusterName string `json:"clusterName,omitempty"`
+	DetailType  string `json:"detailType,omitempty"`
+	Field       string `json:"field"`
+	Value       string `json:"value"`
+	Rule        string `json:"rule"`
+	Message     string `json:"message"`
+	EventID     string `json:"eventId"`
+}
+
+func (h *Handler) reject(ctx context.Context, log *slog.Logger, ev events.CloudWatchEvent, cluster string, rej *contract.Rejection) (Result, error) {
+	if cluster == "" {
+		cluster = rawClusterName(ev.Detail)
+	}
+	log.Warn("event rejected", "cluster", cluster, "field", rej.Field, "rule", rej.Rule)
+	detail, err := json.Marshal(rejectedDetail{
+		ClusterName: cluster, DetailType: ev.DetailType,
+		Field: rej.Field, Value: rej.Value, Rule: rej.Rule, Message: rej.Message(), EventID: ev.ID,
+	})
+	if err != nil {
+		return Result{}, fmt.Errorf("encoding the rejection: %w", err)
+	}
+	out, err := h.Events.PutEvents(ctx, &eventbridge.PutEventsInput{Entries: []ebtypes.PutEventsRequestEntry{{
+		EventBusName: aws.String(h.Settings.EventBusName),
+		Source:       aws.String(h.Settings.EventSource),
+		DetailType:   aws.String(contract.DetailTypeRejected),
+		Detail:       aws.String(string(detail)),
+	}}})
+	if err != nil {
+		return Result{}, classify("publishing "+contract.DetailTypeRejected, err)
+	}
+	if out.FailedEntryCount > 0 {
+		e := &EventNotPublished{DetailType: contract.DetailTypeRejected}
+		if len(out.Entries) > 0 {
+			e.Code, e.Message = aws.ToString(out.Entries[0].ErrorCode), aws.ToString(out.Entries[0].ErrorMessage)
+		}
+		return Result{}, e
+	}
+	return Result{Outcome: OutcomeRejected, ClusterName: cluster, Rejection: rej}, nil
+}
+
+// rawClusterName is the clusterName of a rejected detail, if it has a string one.
+func rawClusterName(detail json.RawMessage) string {
+	var d struct {
+		ClusterName any `json:"clusterName"`
+	}
+	if json.Unmarshal(detail, &d) != nil {
+		return ""
+	}
+	s, _ := d.ClusterName.(string)
+	if len(s) > contract.MaxClusterNameLength*2 {
+		s = s[:contract.MaxClusterNameLength*2]
+	}
+	return s
+}
+
+func classify(op string, err error) error {
+	var ce *lock.ContentionError
+	if awserr.IsTransient(err) || errors.As(err, &ce) || errors.Is(err, context.DeadlineExceeded) {
+		return &TransientAWSError{Op: op, Err: err}
+	}
+	return &AWSError{Op: op, Err: err}
+}
+
+// ExecutionArn is the ARN the execution called name of stateMachineArn has:
+// arn:<p>:states:<r>:<a>:stateMachine:<sm> → arn:<p>:states:<r>:<a>:execution:<sm>:<name>.
+func ExecutionArn(stateMachineArn, name string) string {
+	return strings.Replace(stateMachineArn, ":stateMachine:", ":execution:", 1) + ":" + name
+}
+
+// IsExecutionOf reports whether executionArn is an execution of stateMachineArn.
+func IsExecutionOf(stateMachineArn, executionArn string) bool {
+	return strings.HasPrefix(executionArn, ExecutionArn(stateMachineArn, ""))
+}

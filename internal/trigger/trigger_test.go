@@ -1,0 +1,428 @@
+package trigger_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
+	"github.com/aws/smithy-go"
+
+	"github.com/platform/eks-connector-registrar/internal/lock"
+	"github.com/platform/eks-connector-registrar/internal/lock/locktest"
+	"github.com/platform/eks-connector-registrar/internal/trigger"
+	"github.com/platform/eks-connector-registrar/internal/workflow"
+)
+
+const (
+	regSM   = "arn:aws:states:eu-west-1:123456789012:stateMachine:Registration"
+	deregSM = "arn:aws:states:eu-west-1:123456789012:stateMachine:Deregistration"
+)
+
+// fakeSFN models StartExecution's idempotency: the same name and input while
+// running returns the running execution; otherwise ExecutionAlreadyExists.
+type fakeSFN struct {
+	*locktest.SFN
+	mu       sync.Mutex
+	inputs   map[string]string
+	stops    []*sfn.StopExecutionInput
+	startErr error
+}
+
+func newFakeSFN() *fakeSFN { return &fakeSFN{SFN: locktest.NewSFN(), inputs: map[string]string{}} }
+
+func (f *fakeSFN) StartExecution(_ context.Context, in *sfn.StartExecutionInput, _ ...func(*sfn.Options)) (*sfn.StartExecutionOutput, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.startErr != nil {
+		return nil, f.startErr
+	}
+	arn := trigger.ExecutionArn(aws.ToString(in.StateMachineArn), aws.ToString(in.Name))
+	if prev, ok := f.inputs[arn]; ok {
+		if prev == aws.ToString(in.Input) && f.Status(arn) == sfntypes.ExecutionStatusRunning {
+			return &sfn.StartExecutionOutput{ExecutionArn: aws.String(arn)}, nil
+		}
+		return nil, &sfntypes.ExecutionAlreadyExists{Message: aws.String("Execution Already Exists: '" + arn + "'")}
+	}
+	f.inputs[arn] = aws.ToString(in.Input)
+	f.SetStatus(arn, sfntypes.ExecutionStatusRunning)
+	return &sfn.StartExecutionOutput{ExecutionArn: aws.String(arn)}, nil
+}
+
+func (f *fakeSFN) StopExecution(_ context.Context, in *sfn.StopExecutionInput, _ ...func(*sfn.Options)) (*sfn.StopExecutionOutput, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.stops = append(f.stops, in)
+	f.SetStatus(aws.ToString(in.ExecutionArn), sfntypes.ExecutionStatusAborted)
+	return &sfn.StopExecutionOutput{}, nil
+}
+
+func (f *fakeSFN) executions() map[string]string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := map[string]string{}
+	for k, v := range f.inputs {
+		out[k] = v
+	}
+	return out
+}
+
+type fakeEvents struct {
+	mu      sync.Mutex
+	entries []ebtypes.PutEventsRequestEntry
+	fail    bool
+}
+
+func (f *fakeEvents) PutEvents(_ context.Context, in *eventbridge.PutEventsInput, _ ...func(*eventbridge.Options)) (*eventbridge.PutEventsOutput, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.fail {
+		return &eventbridge.PutEventsOutput{FailedEntryCount: 1, Entries: []ebtypes.PutEventsResultEntry{{
+			ErrorCode: aws.String("InternalFailure"), ErrorMessage: aws.String("try again")}}}, nil
+	}
+	f.entries = append(f.entries, in.Entries...)
+	return &eventbridge.PutEventsOutput{Entries: make([]ebtypes.PutEventsResultEntry, len(in.Entries))}, nil
+}
+
+type world struct {
+	h      *trigger.Handler
+	ssm    *locktest.SSM
+	sfn    *fakeSFN
+	events *fakeEvents
+	params workflow.Parameters
+}
+
+func newWorld(t *testing.T) *world {
+	t.Helper()
+	s, err := workflow.LoadSettings(func(k string) string {
+		return map[string]string{
+			"REGISTRATION_STATE_MACHINE_ARN":     regSM,
+			"DEREGISTRATION_STATE_MACHINE_ARN":   deregSM,
+			"DEFAULT_ACTIVATION_TIMEOUT_MINUTES": "60",
+		}[k]
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &world{ssm: locktest.NewSSM(), sfn: newFakeSFN(), events: &fakeEvents{}, params: s.Params()}
+	w.h = &trigger.Handler{
+		Settings: s,
+		Locker:   &lock.Locker{SSM: w.ssm, SFN: w.sfn, Params: s.Params()},
+		SSM:      w.ssm,
+		SFN:      w.sfn,
+		Events:   w.events,
+		Log:      slog.New(slog.NewTextHandler(io.Discard, nil)),
+	}
+	return w
+}
+
+func event(id, detailType, detail string) events.CloudWatchEvent {
+	return events.CloudWatchEvent{
+		Version: "0", ID: id, DetailType: detailType, Source: "eks-connector-registrar",
+		AccountID: "123456789012", Region: "eu-west-1", Time: time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC),
+		Resources: []string{}, Detail: json.RawMessage(detail),
+	}
+}
+
+func register(id, cluster string) events.CloudWatchEvent {
+	return event(id, "Register Cluster", `{"clusterName":"`+cluster+`","provider":"gke","consoleAccessArns":["arn:aws:iam::123456789012:role/Admin"]}`)
+}
+
+func deregister(id, cluster string) events.CloudWatchEvent {
+	return event(id, "Deregister Cluster", `{"clusterName":"`+cluster+`","reason":"decommissioned"}`)
+}
+
+func (w *world) lockHolder(cluster string) string {
+	v, _ := w.ssm.Value(w.params.Lock(cluster))
+	return v
+}
+
+func TestValidRegisterStartsTheRegistration(t *testing.T) {
+	w := newWorld(t)
+	res, err := w.h.Handle(context.Background(), register("ev-1", "prod-eu"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Outcome != trigger.OutcomeStarted || !strings.HasPrefix(res.ExecutionArn, "arn:aws:states:eu-west-1:123456789012:execution:Registration:register-prod-eu-") {
+		t.Fatalf("result %+v", res)
+	}
+	if w.lockHolder("prod-eu") != res.ExecutionArn {
+		t.Fatalf("lock holds %q", w.lockHolder("prod-eu"))
+	}
+	var in workflow.RegistrationInput
+	if err := json.Unmarshal([]byte(w.sfn.executions()[res.ExecutionArn]), &in); err != nil {
+		t.Fatal(err)
+	}
+	want := workflow.RegistrationInput{ClusterName: "prod-eu", Provider: "GKE", ActivationTimeoutMinutes: 60,
+		ConsoleAccessArns: []string{"arn:aws:iam::123456789012:role/Admin"}, EventID: "ev-1", Attempt: 1}
+	if fmt.Sprint(in) != fmt.Sprint(want) {
+		t.Fatalf("input %+v, want %+v", in, want)
+	}
+	if len(w.events.entries) != 0 {
+		t.Fatalf("published %v", w.events.entries)
+	}
+}
+
+func TestRedeliveredEventStartsNothingNew(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	first, _ := w.h.Handle(ctx, register("ev-1", "c1"))
+	again, err := w.h.Handle(ctx, register("ev-1", "c1"))
+	if err != nil || again.Outcome != trigger.OutcomeStarted || again.ExecutionArn != first.ExecutionArn {
+		t.Fatalf("redelivery: %+v, %v", again, err)
+	}
+	if n := len(w.sfn.executions()); n != 1 {
+		t.Fatalf("%d executions", n)
+	}
+}
+
+// 50 duplicate events, some redeliveries of one id and some with new ids,
+// arriving at once: one execution starts, the rest end quickly.
+func TestFiftyDuplicateEventsStartOneExecution(t *testing.T) {
+	w := newWorld(t)
+	var wg sync.WaitGroup
+	results := make([]trigger.Result, 50)
+	for i := range results {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			id := fmt.Sprint("ev-", i)
+			if i%2 == 0 {
+				id = "ev-same"
+			}
+			res, err := w.h.Handle(context.Background(), register(id, "c1"))
+			if err != nil {
+				t.Error(err)
+			}
+			results[i] = res
+		}()
+	}
+	wg.Wait()
+	execs := w.sfn.executions()
+	if len(execs) != 1 {
+		t.Fatalf("%d executions started, want 1: %v", len(execs), execs)
+	}
+	for arn := range execs {
+		for i, r := range results {
+			switch {
+			case r.Outcome == trigger.OutcomeStarted && r.ExecutionArn == arn:
+			case r.Outcome == trigger.OutcomeAlreadyInProgress && r.HolderArn == arn:
+			default:
+				t.Errorf("event %d: %+v (the execution is %s)", i, r, arn)
+			}
+		}
+	}
+}
+
+func TestInvalidEventsAreAnsweredNotRetried(t *testing.T) {
+	cases := []struct {
+		name  string
+		ev    events.CloudWatchEvent
+		field string
+	}{
+		{"dot in name", event("bad-1", "Register Cluster", `{"clusterName":"prod.eu","provider":"GKE"}`), "clusterName"},
+		{"bad provider", event("bad-2", "Register Cluster", `{"clusterName":"c1","provider":"k3s"}`), "provider"},
+		{"sts session", event("bad-3", "Register Cluster", `{"clusterName":"c1","provider":"GKE","consoleAccessArns":["arn:aws:sts::123456789012:assumed-role/Admin/alice"]}`), "consoleAccessArns[0]"},
+		{"deregister without name", event("bad-4", "Deregister Cluster", `{}`), "clusterName"},
+		{"other detail-type", event("bad-5", "Cluster Registered", `{"clusterName":"c1"}`), "detail-type"},
+		{"other source", func() events.CloudWatchEvent {
+			e := register("bad-6", "c1")
+			e.Source = "someone-else"
+			return e
+		}(), "source"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newWorld(t)
+			res, err := w.h.Handle(context.Background(), tc.ev)
+			if err != nil {
+				t.Fatalf("error %v; a bad event must not be retried", err)
+			}
+			if res.Outcome != trigger.OutcomeRejected || res.Rejection == nil || res.Rejection.Field != tc.field {
+				t.Fatalf("result %+v, want rejection of %s", res, tc.field)
+			}
+			if len(w.ssm.Names()) != 0 || len(w.sfn.executions()) != 0 {
+				t.Fatalf("side effects: params %v, executions %v", w.ssm.Names(), w.sfn.executions())
+			}
+			if len(w.events.entries) != 1 {
+				t.Fatalf("published %d events", len(w.events.entries))
+			}
+			e := w.events.entries[0]
+			if aws.ToString(e.DetailType) != "Registration Rejected" || aws.ToString(e.Source) != "eks-connector-registrar" || aws.ToString(e.EventBusName) != "default" {
+				t.Fatalf("entry %+v", e)
+			}
+			var d map[string]string
+			if err := json.Unmarshal([]byte(aws.ToString(e.Detail)), &d); err != nil {
+				t.Fatal(err)
+			}
+			if d["field"] != tc.field || d["eventId"] != tc.ev.ID || d["message"] == "" || d["rule"] == "" {
+				t.Fatalf("detail %v", d)
+			}
+		})
+	}
+}
+
+func TestRejectionDetailNamesTheCluster(t *testing.T) {
+	w := newWorld(t)
+	w.h.Handle(context.Background(), event("bad", "Register Cluster", `{"clusterName":"prod.eu","provider":"GKE"}`))
+	var d map[string]string
+	json.Unmarshal([]byte(aws.ToString(w.events.entries[0].Detail)), &d)
+	if d["clusterName"] != "prod.eu" || d["value"] != "prod.eu" || !strings.Contains(d["message"], `clusterName "prod.eu" is invalid`) {
+		t.Fatalf("detail %v", d)
+	}
+}
+
+func TestRejectionThatCannotBePublishedIsRetried(t *testing.T) {
+	w := newWorld(t)
+	w.events.fail = true
+	_, err := w.h.Handle(context.Background(), event("bad", "Register Cluster", `{}`))
+	var e *trigger.EventNotPublished
+	if !errors.As(err, &e) || e.Code != "InternalFailure" {
+		t.Fatalf("error %v, want EventNotPublished", err)
+	}
+}
+
+func TestDeregisterStopsARunningRegistration(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	reg, _ := w.h.Handle(ctx, register("ev-r", "c1"))
+	res, err := w.h.Handle(ctx, deregister("ev-d", "c1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Outcome != trigger.OutcomeStarted || res.StoppedExecutionArn != reg.ExecutionArn || !trigger.IsExecutionOf(deregSM, res.ExecutionArn) {
+		t.Fatalf("result %+v", res)
+	}
+	if len(w.sfn.stops) != 1 || aws.ToString(w.sfn.stops[0].Error) != "DeregistrationRequested" ||
+		!strings.Contains(aws.ToString(w.sfn.stops[0].Cause), "decommissioned") {
+		t.Fatalf("stops %+v", w.sfn.stops)
+	}
+	if w.lockHolder("c1") != res.ExecutionArn {
+		t.Fatalf("lock holds %s", w.lockHolder("c1"))
+	}
+	var in workflow.DeregistrationInput
+	json.Unmarshal([]byte(w.sfn.executions()[res.ExecutionArn]), &in)
+	if in != (workflow.DeregistrationInput{ClusterName: "c1", Reason: "decommissioned", EventID: "ev-d", StoppedExecutionArn: reg.ExecutionArn}) {
+		t.Fatalf("input %+v", in)
+	}
+
+	// The same deregistration event again: nothing new is stopped or started.
+	again, err := w.h.Handle(ctx, deregister("ev-d", "c1"))
+	if err != nil || again.Outcome != trigger.OutcomeStarted || again.ExecutionArn != res.ExecutionArn || len(w.sfn.stops) != 1 {
+		t.Fatalf("redelivery %+v, %v, stops %d", again, err, len(w.sfn.stops))
+	}
+	// A register while deregistering is declined.
+	r2, err := w.h.Handle(ctx, register("ev-r2", "c1"))
+	if err != nil || r2.Outcome != trigger.OutcomeAlreadyInProgress || r2.HolderArn != res.ExecutionArn {
+		t.Fatalf("register during deregistration: %+v, %v", r2, err)
+	}
+	// A second deregistration is declined.
+	d2, err := w.h.Handle(ctx, deregister("ev-d2", "c1"))
+	if err != nil || d2.Outcome != trigger.OutcomeAlreadyInProgress || len(w.sfn.stops) != 1 {
+		t.Fatalf("second deregistration: %+v, %v", d2, err)
+	}
+}
+
+func TestDeregisterOfAFreeClusterStartsDirectly(t *testing.T) {
+	w := newWorld(t)
+	res, err := w.h.Handle(context.Background(), deregister("ev-d", "c1"))
+	if err != nil || res.Outcome != trigger.OutcomeStarted || res.StoppedExecutionArn != "" || len(w.sfn.stops) != 0 {
+		t.Fatalf("%+v, %v", res, err)
+	}
+}
+
+func TestDeregisterWhileARegistrationIsStartingIsRetried(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	// The registration's trigger holds the lock but has not started yet.
+	regArn := trigger.ExecutionArn(regSM, "register-c1-x")
+	w.ssm.Set(w.params.Lock("c1"), regArn, time.Now())
+	_, err := w.h.Handle(ctx, deregister("ev-d", "c1"))
+	var busy *trigger.ClusterBusy
+	if !errors.As(err, &busy) {
+		t.Fatalf("error %v, want ClusterBusy", err)
+	}
+}
+
+func apiErr(code string) error { return &smithy.GenericAPIError{Code: code, Message: code} }
+
+func TestThrottledStartKeepsTheLockForTheRetry(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	w.sfn.startErr = apiErr("ThrottlingException")
+	_, err := w.h.Handle(ctx, register("ev-1", "c1"))
+	var te *trigger.TransientAWSError
+	if !errors.As(err, &te) {
+		t.Fatalf("error %v, want TransientAWSError", err)
+	}
+	if w.lockHolder("c1") == "" {
+		t.Fatal("lock released on a transient failure")
+	}
+	w.sfn.startErr = nil
+	res, err := w.h.Handle(ctx, register("ev-1", "c1"))
+	if err != nil || res.Outcome != trigger.OutcomeStarted {
+		t.Fatalf("retry: %+v, %v", res, err)
+	}
+}
+
+func TestDeniedStartReleasesTheLock(t *testing.T) {
+	w := newWorld(t)
+	w.sfn.startErr = apiErr("AccessDeniedException")
+	_, err := w.h.Handle(context.Background(), register("ev-1", "c1"))
+	var ae *trigger.AWSError
+	if !errors.As(err, &ae) {
+		t.Fatalf("error %v, want AWSError", err)
+	}
+	if h := w.lockHolder("c1"); h != "" {
+		t.Fatalf("lock still held by %s", h)
+	}
+}
+
+func TestEventRedeliveredAfterItsExecutionEnded(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	first, _ := w.h.Handle(ctx, register("ev-1", "c1"))
+	w.sfn.SetStatus(first.ExecutionArn, sfntypes.ExecutionStatusSucceeded)
+	lock.Release(ctx, w.ssm, w.params, "c1", first.ExecutionArn)
+
+	res, err := w.h.Handle(ctx, register("ev-1", "c1"))
+	if err != nil || res.Outcome != trigger.OutcomeAlreadyProcessed {
+		t.Fatalf("%+v, %v", res, err)
+	}
+	if h := w.lockHolder("c1"); h != "" {
+		t.Fatalf("lock left held by %s", h)
+	}
+}
+
+func TestNewHandlerNeedsTheStateMachineArns(t *testing.T) {
+	_, err := trigger.NewHandler(aws.Config{Region: "eu-west-1"}, func(string) string { return "" }, slog.Default())
+	if err == nil || !strings.Contains(err.Error(), "STATE_MACHINE_ARN") {
+		t.Fatalf("error %v", err)
+	}
+	env := map[string]string{"REGISTRATION_STATE_MACHINE_ARN": regSM, "DEREGISTRATION_STATE_MACHINE_ARN": deregSM}
+	if _, err := trigger.NewHandler(aws.Config{Region: "eu-west-1"}, func(k string) string { return env[k] }, slog.Default()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestExecutionArn(t *testing.T) {
+	got := trigger.ExecutionArn("arn:aws-cn:states:cn-north-1:123456789012:stateMachine:Reg", "n")
+	if got != "arn:aws-cn:states:cn-north-1:123456789012:execution:Reg:n" {
+		t.Fatal(got)
+	}
+	if trigger.IsExecutionOf(regSM, trigger.ExecutionArn(regSM+"Other", "n")) {
+		t.Fatal("prefix of another state machine matched")
+	}
+}
