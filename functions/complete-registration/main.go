@@ -1,0 +1,9 @@
+// Command complete-registration is the CompleteRegistration Lambda function.
+package main
+
+import (
+	"github.com/platform/eks-connector-registrar/internal/cleanup"
+	"github.com/platform/eks-connector-registrar/internal/lambdamain"
+)
+
+func main() { lambdamain.Main(cleanup.NewCompleteHandler) }

@@ -1,0 +1,266 @@
+package cleanup
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/eks"
+	ekstypes "github.com/aws/aws-sdk-go-v2/service/eks/types"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
+	"github.com/aws/smithy-go"
+
+	"github.com/platform/eks-connector-registrar/internal/registration"
+	"github.com/platform/eks-connector-registrar/internal/workflow"
+)
+
+const (
+	me      = "arn:aws:states:eu-west-1:123456789012:execution:register:mine"
+	cluster = "edge-1"
+)
+
+var p = workflow.Parameters{Prefix: "/r"}
+
+type world struct {
+	cluster      *ekstypes.Cluster
+	deregistered int
+	params       map[string]string
+	activations  map[string]bool
+	instances    map[string]ssmtypes.InstanceInformation
+	released     []string
+}
+
+func apiErr(code string) error { return &smithy.GenericAPIError{Code: code, Message: code} }
+
+func (w *world) DescribeCluster(_ context.Context, in *eks.DescribeClusterInput, _ ...func(*eks.Options)) (*eks.DescribeClusterOutput, error) {
+	if w.cluster == nil {
+		return nil, apiErr("ResourceNotFoundException")
+	}
+	c := *w.cluster
+	return &eks.DescribeClusterOutput{Cluster: &c}, nil
+}
+
+func (w *world) DeregisterCluster(_ context.Context, in *eks.DeregisterClusterInput, _ ...func(*eks.Options)) (*eks.DeregisterClusterOutput, error) {
+	if w.cluster == nil {
+		return nil, apiErr("ResourceNotFoundException")
+	}
+	w.deregistered++
+	w.cluster = nil // gone at once: enough for these tests
+	return &eks.DeregisterClusterOutput{}, nil
+}
+
+func (w *world) GetParameter(_ context.Context, in *ssm.GetParameterInput, _ ...func(*ssm.Options)) (*ssm.GetParameterOutput, error) {
+	v, ok := w.params[*in.Name]
+	if !ok {
+		return nil, apiErr("ParameterNotFound")
+	}
+	return &ssm.GetParameterOutput{Parameter: &ssmtypes.Parameter{Name: in.Name, Value: aws.String(v)}}, nil
+}
+
+func (w *world) DeleteParameters(_ context.Context, in *ssm.DeleteParametersInput, _ ...func(*ssm.Options)) (*ssm.DeleteParametersOutput, error) {
+	out := &ssm.DeleteParametersOutput{}
+	for _, n := range in.Names {
+		if _, ok := w.params[n]; ok {
+			delete(w.params, n)
+			out.DeletedParameters = append(out.DeletedParameters, n)
+		} else {
+			out.InvalidParameters = append(out.InvalidParameters, n)
+		}
+	}
+	return out, nil
+}
+
+func (w *world) DescribeInstanceInformation(_ context.Context, in *ssm.DescribeInstanceInformationInput, _ ...func(*ssm.Options)) (*ssm.DescribeInstanceInformationOutput, error) {
+	out := &ssm.DescribeInstanceInformationOutput{}
+	for _, i := range w.instances {
+		if aws.ToString(i.ActivationId) == in.Filters[0].Values[0] {
+			out.InstanceInformationList = append(out.InstanceInformationList, i)
+		}
+	}
+	return out, nil
+}
+
+func (w *world) DeleteActivation(_ context.Context, in *ssm.DeleteActivationInput, _ ...func(*ssm.Options)) (*ssm.DeleteActivationOutput, error) {
+	if !w.activations[*in.ActivationId] {
+		return nil, apiErr("InvalidActivationId")
+	}
+	delete(w.activations, *in.ActivationId)
+	return &ssm.DeleteActivationOutput{}, nil
+}
+
+func (w *world) DeregisterManagedInstance(_ context.Context, in *ssm.DeregisterManagedInstanceInput, _ ...func(*ssm.Options)) (*ssm.DeregisterManagedInstanceOutput, error) {
+	if _, ok := w.instances[*in.InstanceId]; !ok {
+		return nil, apiErr("InvalidInstanceId")
+	}
+	delete(w.instances, *in.InstanceId)
+	return &ssm.DeregisterManagedInstanceOutput{}, nil
+}
+
+func (w *world) cleaner() *Cleaner {
+	return &Cleaner{EKS: w, SSM: w, Params: p, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Release: func(_ context.Context, c, arn string) error {
+			w.released = append(w.released, arn)
+			delete(w.params, p.Lock(c))
+			return nil
+		}}
+}
+
+func js(v any) string { b, _ := json.Marshal(v); return string(b) }
+
+// newWorld: a PENDING connected cluster with activation act-1 and two agent
+// instances, our stored code, record, intent and lock.
+func newWorld(status ekstypes.ClusterStatus, recordID, intentArn string) *world {
+	w := &world{
+		cluster: &ekstypes.Cluster{Name: aws.String(cluster), Arn: aws.String("arn:c"), Status: status,
+			ConnectorConfig: &ekstypes.ConnectorConfigResponse{ActivationId: aws.String("act-1")}},
+		params:      map[string]string{p.Lock(cluster): me, p.ActivationCode(cluster): "secret"},
+		activations: map[string]bool{"act-1": true},
+		instances: map[string]ssmtypes.InstanceInformation{
+			"eks_c:edge-1_aaaaaaaaaaaaaaaaa": {InstanceId: aws.String("eks_c:edge-1_aaaaaaaaaaaaaaaaa"), ActivationId: aws.String("act-1"), PingStatus: "Online"},
+			"eks_c:edge-1_bbbbbbbbbbbbbbbbb": {InstanceId: aws.String("eks_c:edge-1_bbbbbbbbbbbbbbbbb"), ActivationId: aws.String("act-1"), PingStatus: "ConnectionLost"},
+			"mi-other":                       {InstanceId: aws.String("mi-other"), ActivationId: aws.String("act-9"), PingStatus: "Online"},
+		},
+	}
+	if recordID != "" {
+		w.params[p.Activation(cluster)] = js(registration.Activation{ActivationID: recordID, ClusterArn: "arn:c", Provider: "OTHER", RegisteredAt: time.Date(2025, 3, 1, 10, 0, 0, 0, time.UTC)})
+	}
+	if intentArn != "" {
+		w.params[p.Intent(cluster)] = js(registration.Intent{Cluster: cluster, ExecutionArn: intentArn, Attempt: 1})
+	}
+	return w
+}
+
+func TestCompensateRemovesEverythingOfOursAndConverges(t *testing.T) {
+	w := newWorld(ekstypes.ClusterStatusPending, "act-1", me)
+	in := Input{Mode: ModeCompensate, ClusterName: cluster, ExecutionArn: me, Error: &StepError{Error: "ActivationTimedOut", Cause: "deadline"}}
+	s, err := w.cleaner().Cleanup(context.Background(), in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !s.Deregistered || !s.ActivationDeleted || !s.LockReleased || s.KeptActive || w.deregistered != 1 {
+		t.Errorf("summary %+v", s)
+	}
+	if want := []string{"eks_c:edge-1_aaaaaaaaaaaaaaaaa", "eks_c:edge-1_bbbbbbbbbbbbbbbbb"}; !reflect.DeepEqual(s.InstancesDeregistered, want) {
+		t.Errorf("instances %v", s.InstancesDeregistered)
+	}
+	if _, ok := w.instances["mi-other"]; !ok {
+		t.Error("an instance of another activation was deregistered")
+	}
+	if len(w.params) != 0 || len(s.ParametersDeleted) != 3 {
+		t.Errorf("left parameters %v; deleted %v", w.params, s.ParametersDeleted)
+	}
+	if !strings.Contains(s.Reason, "did not connect") || !strings.Contains(s.Reason, "removed") || s.Error != "ActivationTimedOut" {
+		t.Errorf("reason %q", s.Reason)
+	}
+	// A rerun (the Lambda died after finishing) converges without error.
+	s2, err := w.cleaner().Cleanup(context.Background(), in)
+	if err != nil || s2.Deregistered || w.deregistered != 1 || !s2.LockReleased {
+		t.Errorf("rerun: %+v %v", s2, err)
+	}
+}
+
+func TestCleanupModes(t *testing.T) {
+	f := false
+	tests := []struct {
+		name         string
+		world        *world
+		in           Input
+		wantErr      string
+		deregistered bool
+		keptActive   bool
+		released     bool
+		leftParams   []string
+	}{
+		{name: "compensate: a foreign cluster is left alone", world: newWorld(ekstypes.ClusterStatusPending, "", ""),
+			in: Input{Mode: ModeCompensate}, released: true},
+		{name: "compensate: ACTIVE after the last check is kept", world: newWorld(ekstypes.ClusterStatusActive, "act-1", me),
+			in: Input{Mode: ModeCompensate}, keptActive: true,
+			leftParams: []string{p.Activation(cluster), p.ActivationCode(cluster), p.Intent(cluster), p.Lock(cluster)}},
+		{name: "discard keeps the intent and the lock", world: newWorld(ekstypes.ClusterStatusPending, "", me),
+			in: Input{Mode: ModeDiscard}, deregistered: true, leftParams: []string{p.Intent(cluster), p.Lock(cluster)}},
+		{name: "deregister: whoever registered it", world: newWorld(ekstypes.ClusterStatusActive, "", ""),
+			in: Input{Mode: ModeDeregister}, deregistered: true, released: true},
+		{name: "deregister without releasing the lock (takeover re-check follows)", world: newWorld(ekstypes.ClusterStatusPending, "act-1", ""),
+			in: Input{Mode: ModeDeregister, ReleaseLock: &f}, deregistered: true, leftParams: []string{p.Lock(cluster)}},
+		{name: "deregister refuses a managed cluster", world: func() *world {
+			w := newWorld(ekstypes.ClusterStatusActive, "", "")
+			w.cluster.ConnectorConfig = nil
+			return w
+		}(), in: Input{Mode: ModeDeregister}, wantErr: "ManagedClusterExists", leftParams: []string{p.ActivationCode(cluster), p.Lock(cluster)}},
+		{name: "release: only our intent and the lock", world: newWorld(ekstypes.ClusterStatusPending, "act-1", me),
+			in: Input{Mode: ModeRelease}, released: true, leftParams: []string{p.Activation(cluster), p.ActivationCode(cluster)}},
+		{name: "release keeps another execution's intent", world: newWorld(ekstypes.ClusterStatusPending, "", "arn:other"),
+			in: Input{Mode: ModeRelease}, released: true, leftParams: []string{p.ActivationCode(cluster), p.Intent(cluster)}},
+		{name: "unknown mode", world: newWorld(ekstypes.ClusterStatusPending, "", ""), in: Input{Mode: "nuke"}, wantErr: "StepInputInvalid",
+			leftParams: []string{p.ActivationCode(cluster), p.Lock(cluster)}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.in.ClusterName, tt.in.ExecutionArn = cluster, me
+			s, err := tt.world.cleaner().Cleanup(context.Background(), tt.in)
+			if tt.wantErr != "" {
+				if err == nil || reflect.TypeOf(err).Name() != tt.wantErr {
+					t.Fatalf("err = %T %v, want %s", err, err, tt.wantErr)
+				}
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			if s.Deregistered != tt.deregistered || s.KeptActive != tt.keptActive || s.LockReleased != tt.released || (len(tt.world.released) > 0) != tt.released {
+				t.Errorf("summary %+v released %v", s, tt.world.released)
+			}
+			var left []string
+			for n := range tt.world.params {
+				left = append(left, n)
+			}
+			slices.Sort(left)
+			if !slices.Equal(left, tt.leftParams) {
+				t.Errorf("parameters left %v, want %v", left, tt.leftParams)
+			}
+		})
+	}
+}
+
+func TestReason(t *testing.T) {
+	lambdaCause := `{"errorMessage":"cannot register cluster \"edge-1\": the Amazon EKS quota \"Registered clusters\" of Region eu-west-1 is reached","errorType":"RegisteredClustersQuotaExceeded"}`
+	r := Reason(cluster, StepError{Error: "RegisteredClustersQuotaExceeded", Cause: lambdaCause}, nil, Summary{Mode: ModeRelease})
+	if !strings.HasPrefix(r, `RegisteredClustersQuotaExceeded: cannot register cluster "edge-1"`) || strings.Contains(r, "errorType") || !strings.Contains(r, "the lock was released") {
+		t.Errorf("reason %q", r)
+	}
+	r = Reason(cluster, StepError{Error: "ActivationExpired"}, &StepError{Error: "AWSCallFailed", Cause: `{"errorMessage":"eks:DeregisterCluster failed (AccessDeniedException)"}`}, Summary{Mode: ModeCompensate})
+	if !strings.Contains(r, "expired") || !strings.Contains(r, "did not finish (AWSCallFailed: eks:DeregisterCluster failed") {
+		t.Errorf("reason %q", r)
+	}
+}
+
+func TestCompleteDropsTheCodeAndReleasesTheLock(t *testing.T) {
+	w := newWorld(ekstypes.ClusterStatusActive, "act-1", me)
+	c, err := w.cleaner().Complete(context.Background(), CompleteInput{ClusterName: cluster, ExecutionArn: me,
+		ActivatedAt: "2025-03-01T10:07:30.4Z", InstanceIDs: []string{"eks_c:edge-1_aaaaaaaaaaaaaaaaa"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.TimeToActivateSeconds == nil || *c.TimeToActivateSeconds != 450 || c.DeletedCodeParameter != p.ActivationCode(cluster) ||
+		c.ClusterArn != "arn:c" || c.Provider != "OTHER" || len(c.InstanceIDs) != 1 {
+		t.Errorf("completion %+v", c)
+	}
+	left := []string{}
+	for n := range w.params {
+		left = append(left, n)
+	}
+	if !reflect.DeepEqual(left, []string{p.Activation(cluster)}) || !reflect.DeepEqual(w.released, []string{me}) {
+		t.Errorf("left %v released %v", left, w.released)
+	}
+	// Already registered (found ACTIVE): no time to activate.
+	c, err = w.cleaner().Complete(context.Background(), CompleteInput{ClusterName: cluster, ExecutionArn: me, AlreadyRegistered: true, Provider: "GKE"})
+	if err != nil || c.TimeToActivateSeconds != nil || !c.AlreadyRegistered || c.DeletedCodeParameter != "" {
+		t.Errorf("already registered: %+v %v", c, err)
+	}
+}

@@ -1,0 +1,181 @@
+// Package registration holds the steps that find out what exists for a
+// cluster name (CheckCluster) and that register it (RegisterCluster).
+package registration
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/eks"
+	ekstypes "github.com/aws/aws-sdk-go-v2/service/eks/types"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+
+	"github.com/platform/eks-connector-registrar/internal/awserr"
+	"github.com/platform/eks-connector-registrar/internal/workflow"
+)
+
+// EKSDescriber is the EKS read operation.
+type EKSDescriber interface {
+	DescribeCluster(ctx context.Context, in *eks.DescribeClusterInput, optFns ...func(*eks.Options)) (*eks.DescribeClusterOutput, error)
+}
+
+// States CheckCluster reports (the state machine's Choice compares them).
+const (
+	StateAbsent      = "Absent"      // nothing of that name: register
+	StateActive      = "Active"      // connected and ACTIVE: done, nothing changes
+	StatePendingOurs = "PendingOurs" // our registration, code stored: resume waiting
+	StateLostOurs    = "LostOurs"    // our registration, code not stored: replace it
+	StateExpiredOurs = "ExpiredOurs" // our registration, activation expired: replace it
+	StateDeleting    = "Deleting"    // being deregistered: wait and check again
+	StateUpdating    = "Updating"    // being updated: wait and check again
+)
+
+// Modes of CheckCluster.
+const (
+	ModeExisting = "existing" // default: what exists for this name
+	ModeGone     = "gone"     // after a deregistration: is it gone yet
+)
+
+// intentSkew bounds the difference between a Lambda's clock (the intent's
+// writtenAt) and EKS's (createdAt) when deciding a registration came after
+// our intent.
+const intentSkew = 5 * time.Minute
+
+// CheckInput is CheckCluster's input.
+type CheckInput struct {
+	Mode              string   `json:"mode,omitempty"`
+	ClusterName       string   `json:"clusterName"`
+	ExecutionArn      string   `json:"executionArn"`
+	ConsoleAccessArns []string `json:"consoleAccessArns,omitempty"`
+	// Now is $$.State.EnteredTime: an activation past its expiry is dead even
+	// if EKS still says PENDING.
+	Now string `json:"now,omitempty"`
+}
+
+// CheckResult is CheckCluster's output.
+type CheckResult struct {
+	State            string `json:"state,omitempty"`
+	Gone             bool   `json:"gone"`
+	Status           string `json:"status,omitempty"`
+	ClusterArn       string `json:"clusterArn,omitempty"`
+	ActivationID     string `json:"activationId,omitempty"`
+	ActivationExpiry string `json:"activationExpiry,omitempty"`
+	CodeParameter    string `json:"codeParameter,omitempty"`
+	// Registration is set for PendingOurs: the same shape RegisterCluster
+	// returns, so the state machine resumes with it.
+	Registration *Registration `json:"registration,omitempty"`
+}
+
+// Checker runs CheckCluster.
+type Checker struct {
+	EKS    EKSDescriber
+	SSM    SSMReader
+	Params workflow.Parameters
+	Region string
+	Log    *slog.Logger
+}
+
+// NewCheckHandler is the CheckCluster function's lambdamain.Factory.
+func NewCheckHandler(cfg aws.Config, getenv func(string) string, log *slog.Logger) (lambda.Handler, error) {
+	s, err := workflow.LoadSettings(getenv)
+	if err != nil {
+		return nil, err
+	}
+	c := &Checker{EKS: eks.NewFromConfig(cfg), SSM: ssm.NewFromConfig(cfg), Params: s.Params(), Region: cfg.Region, Log: log}
+	return lambda.NewHandler(c.Handle), nil
+}
+
+// Handle runs the step. Errors: ManagedClusterExists, ClusterOwnedElsewhere,
+// StepInputInvalid, TransientAWSError, AWSCallFailed.
+func (c *Checker) Handle(ctx context.Context, in CheckInput) (CheckResult, error) {
+	if in.ClusterName == "" {
+		return CheckResult{}, StepInputInvalid{Step: "CheckCluster", Problems: []string{"clusterName is empty"}}
+	}
+	log := c.Log.With("cluster", in.ClusterName, "execution", in.ExecutionArn)
+	out, err := c.EKS.DescribeCluster(ctx, &eks.DescribeClusterInput{Name: aws.String(in.ClusterName)})
+	if awserr.IsNotFound(err) {
+		log.Info("no cluster of that name", "mode", in.Mode)
+		return CheckResult{State: StateAbsent, Gone: true}, nil
+	}
+	if err != nil {
+		return CheckResult{}, awserr.Step("eks:DescribeCluster", err)
+	}
+	cl := out.Cluster
+	res := CheckResult{Status: string(cl.Status), ClusterArn: aws.ToString(cl.Arn)}
+	if in.Mode == ModeGone {
+		log.Info("cluster not gone yet", "status", res.Status)
+		return res, nil
+	}
+	cc := cl.ConnectorConfig
+	if cc == nil {
+		return CheckResult{}, ManagedClusterExists{Cluster: in.ClusterName, ClusterArn: res.ClusterArn}
+	}
+	res.ActivationID = aws.ToString(cc.ActivationId)
+	if cc.ActivationExpiry != nil {
+		res.ActivationExpiry = cc.ActivationExpiry.UTC().Format(time.RFC3339)
+	}
+	switch cl.Status {
+	case ekstypes.ClusterStatusActive:
+		res.State = StateActive
+		log.Info("cluster is already registered and active")
+		return res, nil
+	case ekstypes.ClusterStatusDeleting:
+		res.State = StateDeleting
+		return res, nil
+	case ekstypes.ClusterStatusUpdating:
+		res.State = StateUpdating
+		return res, nil
+	}
+
+	rec, recFound, err := ReadActivation(ctx, c.SSM, c.Params, in.ClusterName)
+	if err != nil {
+		return CheckResult{}, err
+	}
+	intent, intentFound, err := ReadIntent(ctx, c.SSM, c.Params, in.ClusterName)
+	if err != nil {
+		return CheckResult{}, err
+	}
+	ours := recFound && rec.ActivationID == res.ActivationID
+	// An intent proves a registration ours only if the registration came after it.
+	if !ours && intentFound && cl.CreatedAt != nil && !cl.CreatedAt.Before(intent.WrittenAt.Add(-intentSkew)) {
+		ours = true
+	}
+	if !ours {
+		return CheckResult{}, ClusterOwnedElsewhere{Cluster: in.ClusterName, Status: res.Status, ActivationID: res.ActivationID}
+	}
+	now, _ := time.Parse(time.RFC3339Nano, in.Now)
+	expired := cl.Status == ekstypes.ClusterStatusFailed ||
+		(!now.IsZero() && cc.ActivationExpiry != nil && !now.Before(*cc.ActivationExpiry))
+	if expired {
+		res.State = StateExpiredOurs
+		log.Info("our earlier registration expired; it will be replaced", "activationId", res.ActivationID)
+		return res, nil
+	}
+	res.CodeParameter = c.Params.ActivationCode(in.ClusterName)
+	codeStored := false
+	if recFound && rec.ActivationID == res.ActivationID {
+		if codeStored, err = ParameterExists(ctx, c.SSM, res.CodeParameter); err != nil {
+			return CheckResult{}, err
+		}
+	}
+	if !codeStored {
+		res.State = StateLostOurs
+		log.Info("our earlier registration has no stored activation code; it will be replaced", "activationId", res.ActivationID)
+		return res, nil
+	}
+	res.State = StatePendingOurs
+	reg := rec.registration(in.ClusterName, res.CodeParameter, in.ConsoleAccessArns)
+	if reg.Region == "" {
+		reg.Region = c.Region
+	}
+	if reg.RegisteredAt == "" && cl.CreatedAt != nil {
+		reg.RegisteredAt = cl.CreatedAt.UTC().Format(time.RFC3339)
+	}
+	reg.InstallCommand = InstallCommand(reg.ActivationID, reg.Region, reg.CodeParameter, in.ConsoleAccessArns)
+	res.Registration = &reg
+	log.Info("resuming the wait for our pending registration", "activationId", res.ActivationID)
+	return res, nil
+}

@@ -1,0 +1,243 @@
+package registration
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/platform/eks-connector-registrar/internal/awserr"
+	"github.com/platform/eks-connector-registrar/internal/workflow"
+)
+
+const (
+	secretCode = "Xq9SECRETcodeVALUE/abc+def=="
+	execArn    = "arn:aws:states:eu-west-1:123456789012:execution:register:evt-1"
+	roleArn    = "arn:aws:iam::123456789012:role/AmazonEKSConnectorAgentRole"
+)
+
+type rig struct {
+	eks   *fakeEKS
+	ssm   *fakeSSM
+	calls []string
+	logs  bytes.Buffer
+	reg   *Registrar
+}
+
+func newRig(t *testing.T, env map[string]string) *rig {
+	t.Helper()
+	r := &rig{}
+	r.eks = &fakeEKS{calls: &r.calls, code: secretCode}
+	r.ssm = newSSM(&r.calls)
+	s, err := workflow.LoadSettings(func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.reg = &Registrar{EKS: r.eks, SSM: r.ssm, Settings: s, Region: "eu-west-1",
+		Log: slog.New(slog.NewJSONHandler(&r.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Now: func() time.Time { return time.Date(2025, 3, 1, 9, 59, 0, 0, time.UTC) }}
+	return r
+}
+
+func input(attempt int) RegisterInput {
+	return RegisterInput{
+		Execution:    workflow.RegistrationInput{ClusterName: "edge-1", Provider: "OTHER", ConsoleAccessArns: []string{"arn:aws:iam::123456789012:role/Viewer"}, Attempt: 1},
+		ExecutionArn: execArn, Attempt: attempt, AgentRoleArn: roleArn,
+	}
+}
+
+func errName(err error) string {
+	if err == nil {
+		return ""
+	}
+	t := reflect.TypeOf(err)
+	if t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	return t.Name()
+}
+
+func TestRegisterStoresTheCodeAndReturnsOnlyItsParameterName(t *testing.T) {
+	r := newRig(t, map[string]string{"KMS_KEY_ID": "alias/registrar"})
+	out, err := r.reg.Handle(context.Background(), input(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := workflow.Parameters{Prefix: "/eks-connector-registrar"}
+	want := []string{"PutParameter " + p.Intent("edge-1"), "RegisterCluster", "PutParameter " + p.ActivationCode("edge-1"), "PutParameter " + p.Activation("edge-1")}
+	if !reflect.DeepEqual(r.calls, want) {
+		t.Errorf("calls = %v, want %v (intent first)", r.calls, want)
+	}
+	code := r.ssm.params[p.ActivationCode("edge-1")]
+	if code.value != secretCode || code.typ != "SecureString" || code.keyID != "alias/registrar" {
+		t.Errorf("stored code = %+v", code)
+	}
+	if tok := *r.eks.lastInput.ClientRequestToken; tok != RequestToken(execArn, 1) || len(tok) != 32 {
+		t.Errorf("token %q", tok)
+	}
+	if r.eks.lastInput.Tags != nil {
+		t.Errorf("tags sent although none were given: %v", r.eks.lastInput.Tags)
+	}
+	if out.CodeParameter != p.ActivationCode("edge-1") || out.ActivationID == "" || out.ActivationExpiry != "2025-03-04T10:00:00Z" ||
+		out.RegisteredAt != "2025-03-01T10:00:00Z" || out.Region != "eu-west-1" || out.ClusterArn == "" {
+		t.Errorf("out = %+v", out)
+	}
+	for _, w := range []string{"helm upgrade --install eks-connector oci://public.ecr.aws/eks-connector/eks-connector-chart",
+		"--namespace eks-connector --create-namespace", "eks.activationId=" + out.ActivationID, "eks.agentRegion=eu-west-1",
+		"aws ssm get-parameter --name " + out.CodeParameter + " --with-decryption --query Parameter.Value --output text --region eu-west-1",
+		"authentication.allowedUserARNs={arn:aws:iam::123456789012:role/Viewer}"} {
+		if !strings.Contains(out.InstallCommand, w) {
+			t.Errorf("install command %q lacks %q", out.InstallCommand, w)
+		}
+	}
+	b, _ := json.Marshal(out)
+	var rec Activation
+	json.Unmarshal([]byte(r.ssm.params[p.Activation("edge-1")].value), &rec)
+	for what, s := range map[string]string{"output": string(b), "logs": r.logs.String(), "activation record": r.ssm.params[p.Activation("edge-1")].value, "intent": r.ssm.params[p.Intent("edge-1")].value} {
+		if strings.Contains(s, secretCode) {
+			t.Errorf("the activation code leaked into the %s: %s", what, s)
+		}
+	}
+	if rec.ActivationID != out.ActivationID || rec.ExecutionArn != execArn || rec.Provider != "OTHER" || rec.Attempt != 1 {
+		t.Errorf("activation record = %+v", rec)
+	}
+}
+
+func TestRegisterRerunAfterSuccessReportsTheSameRegistration(t *testing.T) {
+	r := newRig(t, nil)
+	first, err := r.reg.Handle(context.Background(), input(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.calls = nil
+	again, err := r.reg.Handle(context.Background(), input(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again != first {
+		t.Errorf("rerun = %+v, want %+v", again, first)
+	}
+	if len(r.calls) != 0 {
+		t.Errorf("rerun made calls %v", r.calls)
+	}
+}
+
+func TestRegisterErrors(t *testing.T) {
+	p := workflow.Parameters{Prefix: "/eks-connector-registrar"}
+	tests := []struct {
+		name        string
+		setup       func(r *rig)
+		want        string
+		wantMessage string
+	}{
+		{name: "agent role not propagated (current text)", want: "RolePropagationDelay",
+			setup: func(r *rig) {
+				r.eks.registerErr = apiErr("InvalidRequestException", "Nonexistent role or missing ssm service principal in trust policy")
+			}},
+		{name: "agent role not propagated (older text)", want: "RolePropagationDelay",
+			setup: func(r *rig) { r.eks.registerErr = apiErr("InvalidRequestException", "Not existing role: arn:...") }},
+		{name: "service-linked role still propagating (428)", want: "RolePropagationDelay",
+			setup: func(r *rig) { r.eks.registerErr = apiErr("ResourcePropagationDelayException", "retry") }},
+		{name: "service-linked role missing", want: "ServiceLinkedRoleMissing", wantMessage: "create-service-linked-role",
+			setup: func(r *rig) {
+				r.eks.registerErr = apiErr("InvalidRequestException", "AWSServiceRoleForAmazonEKSConnector is not available")
+			}},
+		{name: "quota reached", want: "RegisteredClustersQuotaExceeded", wantMessage: `"Registered clusters"`,
+			setup: func(r *rig) { r.eks.registerErr = apiErr("ResourceLimitExceededException", "limit") }},
+		{name: "throttled", want: "TransientAWSError",
+			setup: func(r *rig) { r.eks.registerErr = apiErr("ThrottlingException", "slow down") }},
+		{name: "bad parameter", want: "AWSCallFailed",
+			setup: func(r *rig) { r.eks.registerErr = apiErr("InvalidParameterException", "bad provider") }},
+		{name: "name taken, no intent of ours before this run", want: "ClusterOwnedElsewhere",
+			setup: func(r *rig) { r.eks.registerErr = apiErr("ResourceInUseException", "exists") }},
+		{name: "name taken by an earlier run of this execution", want: "ActivationCodeLost",
+			setup: func(r *rig) {
+				r.eks.registerErr = apiErr("ResourceInUseException", "exists")
+				writeJSON(context.Background(), r.ssm, p.Intent("edge-1"), Intent{Cluster: "edge-1", ExecutionArn: execArn, Attempt: 1})
+			}},
+		{name: "name taken, intent of another execution", want: "ClusterOwnedElsewhere",
+			setup: func(r *rig) {
+				r.eks.registerErr = apiErr("ResourceInUseException", "exists")
+				writeJSON(context.Background(), r.ssm, p.Intent("edge-1"), Intent{Cluster: "edge-1", ExecutionArn: execArn + "-other", Attempt: 1})
+			}},
+		{name: "storing the code fails", want: "ActivationCodeLost", wantMessage: "AccessDenied",
+			setup: func(r *rig) {
+				r.ssm.failPut[p.ActivationCode("edge-1")] = apiErr("AccessDeniedException", "kms:Encrypt denied")
+			}},
+		{name: "storing the record fails", want: "ActivationCodeLost",
+			setup: func(r *rig) { r.ssm.failPut[p.Activation("edge-1")] = apiErr("ThrottlingException", "slow") }},
+		{name: "writing the intent is throttled: nothing registered", want: "TransientAWSError",
+			setup: func(r *rig) { r.ssm.failPut[p.Intent("edge-1")] = apiErr("ThrottlingException", "slow") }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := newRig(t, nil)
+			tt.setup(r)
+			_, err := r.reg.Handle(context.Background(), input(1))
+			if errName(err) != tt.want {
+				t.Fatalf("err = %s %v, want %s", errName(err), err, tt.want)
+			}
+			if !strings.Contains(err.Error(), tt.wantMessage) {
+				t.Errorf("message %q lacks %q", err, tt.wantMessage)
+			}
+			if strings.Contains(err.Error(), secretCode) || strings.Contains(r.logs.String(), secretCode) {
+				t.Errorf("code leaked: %v", err)
+			}
+		})
+	}
+}
+
+func TestRegisterCrashBeforeStoringTheCodeIsDetectedOnRetry(t *testing.T) {
+	p := workflow.Parameters{Prefix: "/eks-connector-registrar"}
+	for _, replay := range []struct {
+		name string
+		err  error
+	}{{"replay answers without the code", nil}, {"replay answers ResourceInUse", apiErr("ResourceInUseException", "exists")}} {
+		t.Run(replay.name, func(t *testing.T) {
+			r := newRig(t, nil)
+			r.eks.replayErr = replay.err
+			r.ssm.failPut[p.ActivationCode("edge-1")] = apiErr("InternalServerError", "crash stand-in")
+			if _, err := r.reg.Handle(context.Background(), input(1)); errName(err) != "ActivationCodeLost" {
+				t.Fatalf("first run: %s %v", errName(err), err)
+			}
+			delete(r.ssm.failPut, p.ActivationCode("edge-1"))
+			if _, err := r.reg.Handle(context.Background(), input(1)); errName(err) != "ActivationCodeLost" {
+				t.Fatalf("retry: %s %v, want ActivationCodeLost", errName(err), err)
+			}
+		})
+	}
+}
+
+func TestRequestTokenIsStablePerAttempt(t *testing.T) {
+	if RequestToken(execArn, 1) != RequestToken(execArn, 1) || RequestToken(execArn, 1) == RequestToken(execArn, 2) || RequestToken(execArn, 1) == RequestToken(execArn+"x", 1) {
+		t.Error("token must depend on execution and attempt only")
+	}
+}
+
+func TestActivationCodeRedactsEverywhere(t *testing.T) {
+	c := NewActivationCode(secretCode)
+	var buf bytes.Buffer
+	slog.New(slog.NewJSONHandler(&buf, nil)).Info("x", "code", c, "wrapped", struct{ C ActivationCode }{c})
+	b, _ := json.Marshal(map[string]any{"c": c})
+	for _, s := range []string{fmt.Sprint(c), fmt.Sprintf("%v %+v %#v %s %q", c, c, c, c, c), string(b), buf.String()} {
+		if strings.Contains(s, secretCode) {
+			t.Errorf("leak: %s", s)
+		}
+	}
+	if c.Reveal() != secretCode {
+		t.Error("Reveal lost the value")
+	}
+}
+
+func TestStepErrorsAreTheTypesTheStateMachineNames(t *testing.T) {
+	for _, e := range []error{awserr.Step("x:Y", apiErr("ThrottlingException", "")), awserr.Step("x:Y", apiErr("AccessDeniedException", ""))} {
+		if n := errName(e); n != "TransientAWSError" && n != "AWSCallFailed" {
+			t.Errorf("%s", n)
+		}
+	}
+}
