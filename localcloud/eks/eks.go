@@ -633,8 +633,12 @@ func (s *Store) deregisterCluster(c *awsproto.Call, name string) (any, *awsproto
 	}
 	for _, chk := range []struct{ action, resource string }{
 		{"eks:DeregisterCluster", s.clusterARN(name)},
+		// DeleteActivation has no resource-level permissions. EKS needs
+		// DeregisterManagedInstance for the activation's instances, whose ids
+		// it does not name: the check is modelled against this account's and
+		// Region's managed-instance resource type.
 		{"ssm:DeleteActivation", "*"},
-		{"ssm:DeregisterManagedInstance", "*"},
+		{"ssm:DeregisterManagedInstance", fmt.Sprintf("arn:aws:ssm:%s:%s:managed-instance/*", s.cfg.Region, s.cfg.Account)},
 	} {
 		if e := c.Authorize("AccessDeniedException", chk.action, chk.resource, nil); e != nil {
 			return nil, e

@@ -620,7 +620,7 @@ func TestAuthorization(t *testing.T) {
 	want = []string{
 		"eks:DeregisterCluster arn:aws:eks:us-east-1:123456789012:cluster/authz",
 		"ssm:DeleteActivation *",
-		"ssm:DeregisterManagedInstance *",
+		"ssm:DeregisterManagedInstance arn:aws:ssm:us-east-1:123456789012:managed-instance/*",
 	}
 	if strings.Join(az.checked, "|") != strings.Join(want, "|") {
 		t.Errorf("deregister checks %v", az.checked)

@@ -1,0 +1,64 @@
+// Package app deploys this project's functions onto the local cloud: it binds
+// each function of template.yaml to its in-process Go handler. Tests and
+// cmd/localcloud start the cloud through it.
+package app
+
+import (
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+
+	"github.com/platform/eks-connector-registrar/internal/functions"
+	"github.com/platform/eks-connector-registrar/localcloud"
+	"github.com/platform/eks-connector-registrar/localcloud/lambda"
+)
+
+// Factories adapts every production factory to the local cloud, logging to
+// logOut (JSON, as in Lambda).
+func Factories(logOut io.Writer) map[string]localcloud.FunctionFactory {
+	out := map[string]localcloud.FunctionFactory{}
+	for dir, f := range functions.Factories {
+		f := f
+		dir := dir
+		out[dir] = func(cfg aws.Config, getenv func(string) string) (lambda.Handler, error) {
+			log := slog.New(slog.NewJSONHandler(logOut, nil)).With("function", dir)
+			return f(cfg, getenv, log)
+		}
+	}
+	return out
+}
+
+// RepoRoot finds the repository root (the directory holding template.yaml).
+func RepoRoot() string {
+	if wd, err := os.Getwd(); err == nil {
+		for d := wd; ; d = filepath.Dir(d) {
+			if _, err := os.Stat(filepath.Join(d, "template.yaml")); err == nil {
+				return d
+			}
+			if filepath.Dir(d) == d {
+				break
+			}
+		}
+	}
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..")
+}
+
+// Start starts a local cloud with this project's template and functions.
+// Unset Options fields get the project's defaults.
+func Start(o localcloud.Options, logOut io.Writer) (*localcloud.Cloud, error) {
+	if o.Template == "" {
+		o.Template = filepath.Join(RepoRoot(), "template.yaml")
+	}
+	if o.Functions == nil {
+		if logOut == nil {
+			logOut = io.Discard
+		}
+		o.Functions = Factories(logOut)
+	}
+	return localcloud.Start(o)
+}
