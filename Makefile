@@ -57,9 +57,12 @@ build:
 test:
 	$(GO) test ./...
 
-# The whole workflow on the embedded local cloud.
+# The whole workflow on the embedded local cloud. SCENARIO is the simulated
+# agent's behaviour: connects, never-connects, wrong-code, after-expiry,
+# connects-then-lost.
+SCENARIO ?= connects
 run:
-	$(GO) run ./cmd/localcloud run
+	$(GO) run ./cmd/localcloud run -scenario $(SCENARIO)
 
 # make invoke FN=TriggerFunction EVENT=events/register-cluster.json
 # (sam local invoke against `go run ./cmd/localcloud serve -addr 0.0.0.0:4566`).
