@@ -61,13 +61,30 @@ func serve(args []string) error {
 	virtual := fs.Bool("virtual", false, "run on a virtual clock instead of the wall clock")
 	mode := fs.String("agent", string(agent.Connects), "simulated agent mode")
 	delay := fs.Duration("agent-delay", 7*time.Minute, "time from Activation Ready to the agent installing")
+	faultFile := fs.String("faults", "", "a JSON file of faults to inject: [{\"Service\":\"eks\",\"Op\":\"RegisterCluster\",\"FirstN\":2,\"Code\":\"ThrottlingException\",\"Status\":400,\"RetryAfterMillis\":500}, …]")
 	_ = fs.Parse(args)
+	var faults []awsproto.Fault
+	if *faultFile != "" {
+		raw, err := os.ReadFile(*faultFile)
+		if err != nil {
+			return err
+		}
+		dec := json.NewDecoder(strings.NewReader(string(raw)))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&faults); err != nil {
+			return fmt.Errorf("%s: %w", *faultFile, err)
+		}
+	}
 	c, err := app.Start(localcloud.Options{Addr: *addr, RealTime: !*virtual,
 		Agent: agent.Config{Mode: agent.Mode(*mode), Delay: *delay}}, os.Stderr)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
+	for _, f := range faults {
+		c.Faults.Add(f)
+		fmt.Printf("  injecting %s:%s %s (first %d, fraction %.2f, latency %s)\n", f.Service, f.Op, f.Code, f.FirstN, f.Fraction, f.Latency)
+	}
 	fmt.Printf("local cloud listening on %s (EKS, IAM, STS, SSM, SQS, EventBridge, Lambda, Step Functions)\n", c.URL)
 	fmt.Printf("  export AWS_ENDPOINT_URL=%s AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_REGION=%s\n", c.URL, c.Region)
 	sig := make(chan os.Signal, 1)
