@@ -79,6 +79,20 @@ type Input struct {
 	// Now is $$.State.EnteredTime (the activation time if the cluster is
 	// found ACTIVE).
 	Now string `json:"now,omitempty"`
+	// Previous is what an earlier pass of the same execution removed (the
+	// deregistration's takeover path deregisters, waits for the stopped
+	// registration's in-flight Lambda, then checks again). The summary then
+	// reports what both passes removed, so "Cluster Deregistered" says what
+	// the deregistration did, not only what its re-check found.
+	Previous *Removed `json:"previous,omitempty"`
+}
+
+// Removed is the part of a Summary that says what a pass removed.
+type Removed struct {
+	Deregistered          bool     `json:"deregistered"`
+	ActivationIDs         []string `json:"activationIds"`
+	InstancesDeregistered []string `json:"instancesDeregistered"`
+	ParametersDeleted     []string `json:"parametersDeleted"`
 }
 
 // Summary is Cleanup's output.
@@ -245,6 +259,13 @@ func (c *Cleaner) Cleanup(ctx context.Context, in Input) (Summary, error) {
 		}
 		s.LockReleased = true
 	}
+	if p := in.Previous; p != nil {
+		s.Deregistered = s.Deregistered || p.Deregistered
+		s.ActivationIDs = union(p.ActivationIDs, s.ActivationIDs)
+		s.InstancesDeregistered = union(p.InstancesDeregistered, s.InstancesDeregistered)
+		s.ParametersDeleted = union(p.ParametersDeleted, s.ParametersDeleted)
+		slices.Sort(s.ParametersDeleted)
+	}
 	if in.Error != nil {
 		s.Error = in.Error.Error
 		s.Reason = Reason(cluster, *in.Error, in.CleanupError, s)
@@ -305,4 +326,15 @@ func (c *Cleaner) instances(ctx context.Context, activationID string) (online, a
 	slices.Sort(online)
 	slices.Sort(all)
 	return online, all, nil
+}
+
+// union appends to a the elements of b it does not hold yet.
+func union(a, b []string) []string {
+	out := append([]string{}, a...)
+	for _, v := range b {
+		if !slices.Contains(out, v) {
+			out = append(out, v)
+		}
+	}
+	return out
 }

@@ -264,3 +264,25 @@ func TestCompleteDropsTheCodeAndReleasesTheLock(t *testing.T) {
 		t.Errorf("already registered: %+v %v", c, err)
 	}
 }
+
+// The deregistration's re-check after a takeover reports what both passes
+// removed: the first pass did the work, the re-check found nothing left.
+func TestRecheckReportsWhatTheFirstPassRemoved(t *testing.T) {
+	w := newWorld(ekstypes.ClusterStatusPending, "act-1", "")
+	f := false
+	first, err := w.cleaner().Cleanup(context.Background(), Input{Mode: ModeDeregister, ClusterName: cluster, ExecutionArn: me, ReleaseLock: &f})
+	if err != nil || !first.Deregistered {
+		t.Fatalf("first pass %+v, %v", first, err)
+	}
+	w.cluster = nil // gone meanwhile
+	prev := &Removed{Deregistered: first.Deregistered, ActivationIDs: first.ActivationIDs,
+		InstancesDeregistered: first.InstancesDeregistered, ParametersDeleted: first.ParametersDeleted}
+	s, err := w.cleaner().Cleanup(context.Background(), Input{Mode: ModeDeregister, ClusterName: cluster, ExecutionArn: me, Previous: prev})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !s.Deregistered || !slices.Equal(s.ActivationIDs, []string{"act-1"}) || len(s.InstancesDeregistered) != 2 ||
+		!slices.Equal(s.ParametersDeleted, first.ParametersDeleted) || !s.LockReleased {
+		t.Errorf("re-check summary %+v, want the first pass's removals reported", s)
+	}
+}

@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
@@ -184,7 +185,7 @@ func (h *Handler) register(ctx context.Context, log *slog.Logger, ev events.Clou
 	sm := h.Settings.RegistrationStateMachineArn
 	name := contract.ExecutionName(RegisterPrefix, req.ClusterName, ev.ID)
 	arn := ExecutionArn(sm, name)
-	res, err := h.Locker.Acquire(ctx, req.ClusterName, arn)
+	res, err := h.locker(ev).Acquire(ctx, req.ClusterName, arn)
 	if err != nil {
 		return Result{}, classify("acquiring the lock of cluster "+req.ClusterName, err)
 	}
@@ -212,7 +213,8 @@ func (h *Handler) deregister(ctx context.Context, log *slog.Logger, ev events.Cl
 	sm := h.Settings.DeregistrationStateMachine
 	name := contract.ExecutionName(DeregisterPrefix, req.ClusterName, ev.ID)
 	arn := ExecutionArn(sm, name)
-	res, err := h.Locker.Acquire(ctx, req.ClusterName, arn)
+	locker := h.locker(ev)
+	res, err := locker.Acquire(ctx, req.ClusterName, arn)
 	if err != nil {
 		return Result{}, classify("acquiring the lock of cluster "+req.ClusterName, err)
 	}
@@ -242,7 +244,7 @@ func (h *Handler) deregister(ctx context.Context, log *slog.Logger, ev events.Cl
 			return Result{}, classify("stopping registration "+res.Holder, err)
 		}
 		log.Info("stopped the registration in progress", "stopped", res.Holder)
-		took, err := h.Locker.TakeOver(ctx, req.ClusterName, res.Holder, arn)
+		took, err := locker.TakeOver(ctx, req.ClusterName, res.Holder, arn)
 		if err != nil {
 			return Result{}, classify("taking over the lock of cluster "+req.ClusterName, err)
 		}
@@ -259,6 +261,24 @@ func (h *Handler) deregister(ctx context.Context, log *slog.Logger, ev events.Cl
 		StoppedExecutionArn: stopped,
 	}
 	return h.start(ctx, log, sm, name, arn, req.ClusterName, input, stopped)
+}
+
+// locker is the lock for one event. The age of a lock whose holder has not
+// started is measured at the event's time: EventBridge's clock, a service
+// timestamp like the lock's LastModifiedDate from SSM, not this Lambda's
+// clock (the project computes every deadline from service timestamps). It
+// only ever makes a lock look younger (a delayed or retried event is older
+// than now), so a live holder is never taken over early; a lock whose holder
+// never started is recovered by the next event. An event without a time
+// (a direct invocation) falls back to the Lambda's clock.
+func (h *Handler) locker(ev events.CloudWatchEvent) *lock.Locker {
+	if h.Locker.Now != nil || ev.Time.IsZero() {
+		return h.Locker
+	}
+	l := *h.Locker
+	at := ev.Time
+	l.Now = func() time.Time { return at }
+	return &l
 }
 
 // start starts the execution whose lock the caller holds.

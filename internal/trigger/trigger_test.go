@@ -348,7 +348,8 @@ func TestDeregisterWhileARegistrationIsStartingIsRetried(t *testing.T) {
 	ctx := context.Background()
 	// The registration's trigger holds the lock but has not started yet.
 	regArn := trigger.ExecutionArn(regSM, "register-c1-x")
-	w.ssm.Set(w.params.Lock("c1"), regArn, time.Now())
+	// (written a minute before the deregistration event arrived)
+	w.ssm.Set(w.params.Lock("c1"), regArn, time.Date(2026, 11, 27, 9, 59, 0, 0, time.UTC))
 	_, err := w.h.Handle(ctx, deregister("ev-d", "c1"))
 	var busy *trigger.ClusterBusy
 	if !errors.As(err, &busy) {
@@ -424,5 +425,18 @@ func TestExecutionArn(t *testing.T) {
 	}
 	if trigger.IsExecutionOf(regSM, trigger.ExecutionArn(regSM+"Other", "n")) {
 		t.Fatal("prefix of another state machine matched")
+	}
+}
+
+// A lock whose holder never started is judged by the event's time (a
+// service timestamp, like the lock's LastModifiedDate), not the Lambda's
+// clock: older than the grace period at the event's time, it is recovered.
+func TestLockOfAHolderThatNeverStartedIsRecoveredByALaterEvent(t *testing.T) {
+	w := newWorld(t)
+	dead := trigger.ExecutionArn(regSM, "register-c1-dead")
+	w.ssm.Set(w.params.Lock("c1"), dead, time.Date(2026, 11, 27, 9, 50, 0, 0, time.UTC)) // event time is 10:00
+	res, err := w.h.Handle(context.Background(), register("ev-2", "c1"))
+	if err != nil || res.Outcome != trigger.OutcomeStarted || w.lockHolder("c1") != res.ExecutionArn {
+		t.Fatalf("%+v, %v; lock holds %s", res, err, w.lockHolder("c1"))
 	}
 }
