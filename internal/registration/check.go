@@ -39,9 +39,9 @@ const (
 	ModeGone     = "gone"     // after a deregistration: is it gone yet
 )
 
-// intentSkew bounds the difference between a Lambda's clock (the intent's
-// writtenAt) and EKS's (createdAt) when deciding a registration came after
-// our intent.
+// intentSkew bounds the difference between SSM's clock (the intent
+// parameter's LastModifiedDate) and EKS's (createdAt) when deciding a
+// registration came after our intent.
 const intentSkew = 5 * time.Minute
 
 // CheckInput is CheckCluster's input.

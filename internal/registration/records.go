@@ -84,17 +84,25 @@ func ParameterExists(ctx context.Context, c SSMReader, name string) (bool, error
 // the parameter is absent. A record that is not valid JSON counts as absent:
 // it cannot prove anything.
 func readJSON(ctx context.Context, c SSMReader, name string, v any) (found bool, err error) {
+	_, found, err = readJSONModified(ctx, c, name, v)
+	return found, err
+}
+
+// readJSONModified also returns the parameter's LastModifiedDate: SSM's own
+// timestamp, comparable with other services' timestamps (EKS's createdAt),
+// unlike any Lambda's clock.
+func readJSONModified(ctx context.Context, c SSMReader, name string, v any) (modified time.Time, found bool, err error) {
 	out, err := c.GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String(name)})
 	if awserr.IsNotFound(err) {
-		return false, nil
+		return time.Time{}, false, nil
 	}
 	if err != nil {
-		return false, awserr.Step("ssm:GetParameter", err)
+		return time.Time{}, false, awserr.Step("ssm:GetParameter", err)
 	}
 	if out.Parameter == nil || json.Unmarshal([]byte(aws.ToString(out.Parameter.Value)), v) != nil {
-		return false, nil
+		return time.Time{}, false, nil
 	}
-	return true, nil
+	return aws.ToTime(out.Parameter.LastModifiedDate), true, nil
 }
 
 func writeJSON(ctx context.Context, c SSMWriter, name string, v any) error {
@@ -111,7 +119,12 @@ func writeJSON(ctx context.Context, c SSMWriter, name string, v any) error {
 // ReadIntent reads the cluster's intent record.
 func ReadIntent(ctx context.Context, c SSMReader, p workflow.Parameters, cluster string) (Intent, bool, error) {
 	var i Intent
-	found, err := readJSON(ctx, c, p.Intent(cluster), &i)
+	modified, found, err := readJSONModified(ctx, c, p.Intent(cluster), &i)
+	// Judge "did the registration come after our intent" on service
+	// timestamps: SSM's LastModifiedDate of the intent, EKS's createdAt.
+	if !modified.IsZero() {
+		i.WrittenAt = modified
+	}
 	return i, found, err
 }
 
