@@ -55,6 +55,7 @@ func start(t *testing.T, o localcloud.Options) *env {
 	if err != nil {
 		t.Fatalf("starting the local cloud: %v", err)
 	}
+	t.Cleanup(func() { recordPolicies(c) }) // least privilege, measured (leastprivilege_test.go)
 	t.Cleanup(func() {
 		c.Close()
 		if t.Failed() && os.Getenv("E2E_LOGS") != "" {
@@ -127,8 +128,11 @@ func (e *env) waitExecution(kind string, n int) *sfn.Execution {
 	return nil
 }
 
-// settle waits until the cloud has nothing left to do but sleep.
+// settle waits until the events put so far are delivered and the
+// asynchronous invocations they caused have ended. (It does not wait for the
+// virtual clock to be idle: a test may hold a busy token.)
 func (e *env) settle() {
+	e.c.Events.Wait()
 	e.c.Lambda.WaitAsync()
 }
 

@@ -165,7 +165,9 @@ type Store struct {
 	log      []Event
 	subs     []func(Event)
 	failures []Failure
-	wg       sync.WaitGroup
+	// deliveries counts deliveries in flight; Wait waits for none.
+	deliveries int
+	drained    *sync.Cond
 }
 
 // Service serves the EventBridge wire API.
@@ -178,6 +180,7 @@ func New(cfg Config) (*Store, *Service) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Store{cfg: cfg, ctx: ctx, cancel: cancel, buses: map[string]*bus{}}
+	s.drained = sync.NewCond(&s.mu)
 	s.CreateBus(DefaultBus)
 	return s, &Service{s: s}
 }
@@ -186,7 +189,13 @@ func New(cfg Config) (*Store, *Service) {
 func (s *Store) Close() { s.cancel() }
 
 // Wait blocks until every delivery in flight has finished (tests).
-func (s *Store) Wait() { s.wg.Wait() }
+func (s *Store) Wait() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for s.deliveries > 0 {
+		s.drained.Wait()
+	}
+}
 
 func (s *Store) busARN(name string) string {
 	return fmt.Sprintf("arn:%s:events:%s:%s:event-bus/%s", awsproto.Partition, s.cfg.Region, s.cfg.Account, name)
@@ -500,9 +509,18 @@ func (s *Store) accept(ev Event) {
 		for _, t := range r.Targets {
 			t.RuleArn, t.RuleName = r.arn, r.Name
 			input, err := transformInput(t, ev, r)
-			s.wg.Add(1)
+			s.mu.Lock()
+			s.deliveries++
+			s.mu.Unlock()
 			s.cfg.Clock.Go(func() {
-				defer s.wg.Done()
+				defer func() {
+					s.mu.Lock()
+					s.deliveries--
+					if s.deliveries == 0 {
+						s.drained.Broadcast()
+					}
+					s.mu.Unlock()
+				}()
 				s.deliver(t, ev, input, err)
 			})
 		}

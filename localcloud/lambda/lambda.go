@@ -128,8 +128,9 @@ type Store struct {
 	mu  sync.Mutex
 	fns map[string]*Function // by name and by ARN
 	log []Invocation
-	// inflight async invocations, so tests can wait for quiescence
-	wg sync.WaitGroup
+	// inflight counts async invocations, so tests can wait for them.
+	inflight int
+	drained  *sync.Cond
 }
 
 // Service is the HTTP face of the Store.
@@ -141,6 +142,7 @@ func New(cfg Config) (*Store, *Service) {
 		cfg.AsyncRetryDelays = []time.Duration{time.Minute, 2 * time.Minute}
 	}
 	s := &Store{cfg: cfg, fns: map[string]*Function{}}
+	s.drained = sync.NewCond(&s.mu)
 	return s, &Service{s: s}
 }
 
@@ -243,9 +245,18 @@ func (s *Store) InvokeSync(ctx context.Context, f *Function, payload []byte, inv
 // semantics: on a function error, retry AsyncRetries times with Lambda's
 // delays, then send the invocation record to the on-failure destination.
 func (s *Store) InvokeAsync(f *Function, payload []byte) {
-	s.wg.Add(1)
+	s.mu.Lock()
+	s.inflight++
+	s.mu.Unlock()
 	s.cfg.Clock.Go(func() {
-		defer s.wg.Done()
+		defer func() {
+			s.mu.Lock()
+			s.inflight--
+			if s.inflight == 0 {
+				s.drained.Broadcast()
+			}
+			s.mu.Unlock()
+		}()
 		ctx := context.Background()
 		var last *FunctionError
 		attempts := 1 + f.AsyncRetries
@@ -279,7 +290,13 @@ func (s *Store) InvokeAsync(f *Function, payload []byte) {
 }
 
 // WaitAsync blocks until no asynchronous invocation is in flight.
-func (s *Store) WaitAsync() { s.wg.Wait() }
+func (s *Store) WaitAsync() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for s.inflight > 0 {
+		s.drained.Wait()
+	}
+}
 
 // ---------------------------------------------------------------------------
 // HTTP

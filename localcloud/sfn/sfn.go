@@ -45,13 +45,19 @@ type Execution struct {
 	Arn, Name, StateMachineArn string
 	Input                      string
 	run                        *asl.Execution
+	// ready is closed once run is set: the execution is visible (its name
+	// reserved) a moment before the engine starts.
+	ready chan struct{}
 }
 
 // Status reports the engine's status.
-func (e *Execution) Status() string { return string(e.run.Status()) }
+func (e *Execution) Status() string { return string(e.Engine().Status()) }
 
 // Engine returns the engine execution (history, transitions).
-func (e *Execution) Engine() *asl.Execution { return e.run }
+func (e *Execution) Engine() *asl.Execution {
+	<-e.ready
+	return e.run
+}
 
 // Store holds state machines and executions.
 type Store struct {
@@ -157,12 +163,12 @@ func (s *Store) StartExecution(smArn, name, input string) (*Execution, *awsproto
 		s.mu.Unlock()
 		// Same name and same input while the first is still running is
 		// idempotent; anything else is ExecutionAlreadyExists.
-		if old.Input == input && old.run.Status() == asl.Status("RUNNING") {
+		if old.Input == input && old.Engine().Status() == asl.Status("RUNNING") {
 			return old, nil
 		}
 		return nil, awsproto.Errorf(400, "ExecutionAlreadyExists", "Execution Already Exists: '%s'", arn)
 	}
-	ex := &Execution{Arn: arn, Name: name, StateMachineArn: smArn, Input: input}
+	ex := &Execution{Arn: arn, Name: name, StateMachineArn: smArn, Input: input, ready: make(chan struct{})}
 	s.execs[arn] = ex
 	s.order = append(s.order, ex)
 	listeners := append([]func(*Execution, asl.HistoryEvent){}, s.onEvent...)
@@ -180,6 +186,7 @@ func (s *Store) StartExecution(smArn, name, input string) (*Execution, *awsproto
 			}
 		},
 	})
+	close(ex.ready)
 	return ex, nil
 }
 
@@ -263,7 +270,7 @@ func (sv *Service) ServeAWS(w http.ResponseWriter, r *http.Request, c *awsproto.
 			sv.WriteError(w, c, e)
 			return
 		}
-		awsproto.WriteJSON(w, "1.0", map[string]any{"executionArn": ex.Arn, "startDate": epoch(ex.run.StartDate())})
+		awsproto.WriteJSON(w, "1.0", map[string]any{"executionArn": ex.Arn, "startDate": epoch(ex.Engine().StartDate())})
 	case "DescribeExecution", "StopExecution", "GetExecutionHistory":
 		arn := str("executionArn")
 		if e := c.Authorize("AccessDeniedException", "states:"+op, arn, nil); e != nil {
@@ -279,10 +286,10 @@ func (sv *Service) ServeAWS(w http.ResponseWriter, r *http.Request, c *awsproto.
 		case "DescribeExecution":
 			awsproto.WriteJSON(w, "1.0", describe(ex))
 		case "StopExecution":
-			if ex.run.Status() == asl.Status("RUNNING") {
-				ex.run.Stop(str("error"), str("cause"))
+			if ex.Engine().Status() == asl.Status("RUNNING") {
+				ex.Engine().Stop(str("error"), str("cause"))
 			}
-			awsproto.WriteJSON(w, "1.0", map[string]any{"stopDate": epoch(ex.run.StopDate())})
+			awsproto.WriteJSON(w, "1.0", map[string]any{"stopDate": epoch(ex.Engine().StopDate())})
 		default:
 			sv.history(w, c, ex, in)
 		}
@@ -301,8 +308,8 @@ func (sv *Service) ServeAWS(w http.ResponseWriter, r *http.Request, c *awsproto.
 				continue
 			}
 			item := map[string]any{"executionArn": ex.Arn, "stateMachineArn": ex.StateMachineArn, "name": ex.Name,
-				"status": ex.Status(), "startDate": epoch(ex.run.StartDate())}
-			if d := ex.run.StopDate(); !d.IsZero() {
+				"status": ex.Status(), "startDate": epoch(ex.Engine().StartDate())}
+			if d := ex.Engine().StopDate(); !d.IsZero() {
 				item["stopDate"] = epoch(d)
 			}
 			list = append(list, item)
@@ -325,17 +332,17 @@ func (sv *Service) ServeAWS(w http.ResponseWriter, r *http.Request, c *awsproto.
 func describe(ex *Execution) map[string]any {
 	out := map[string]any{
 		"executionArn": ex.Arn, "stateMachineArn": ex.StateMachineArn, "name": ex.Name,
-		"status": ex.Status(), "startDate": epoch(ex.run.StartDate()),
+		"status": ex.Status(), "startDate": epoch(ex.Engine().StartDate()),
 		"input": ex.Input, "inputDetails": map[string]any{"included": true},
 	}
-	if d := ex.run.StopDate(); !d.IsZero() {
+	if d := ex.Engine().StopDate(); !d.IsZero() {
 		out["stopDate"] = epoch(d)
 	}
 	if ex.Status() == "SUCCEEDED" {
-		out["output"] = string(ex.run.Output())
+		out["output"] = string(ex.Engine().Output())
 		out["outputDetails"] = map[string]any{"included": true}
 	}
-	if e, cause := ex.run.Error(); e != "" || cause != "" {
+	if e, cause := ex.Engine().Error(); e != "" || cause != "" {
 		out["error"] = e
 		out["cause"] = cause
 	}
@@ -367,7 +374,7 @@ func paginate[T any](items []T, in map[string]any) ([]T, string, *awsproto.Error
 }
 
 func (sv *Service) history(w http.ResponseWriter, c *awsproto.Call, ex *Execution, in map[string]any) {
-	events := ex.run.History()
+	events := ex.Engine().History()
 	if rev, _ := in["reverseOrder"].(bool); rev {
 		for i, j := 0, len(events)-1; i < j; i, j = i+1, j-1 {
 			events[i], events[j] = events[j], events[i]

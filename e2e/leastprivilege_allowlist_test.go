@@ -1,0 +1,49 @@
+package e2e
+
+// The permissions template.yaml grants that no scenario can show are needed.
+// Every other grant must be needed by at least one scenario of this package,
+// or the least-privilege check (leastprivilege_test.go) fails. Keep this list
+// short and honest: when a grant is simply unneeded, remove it from the
+// template instead of adding it here. An entry that matches no unused grant
+// fails the check too, so the list cannot rot.
+//
+// Principal "" matches every function and state machine; Resource "" matches
+// every resource. Resources are written as the check prints them (see
+// normalizer in leastprivilege_test.go).
+var leastPrivilegeAllowlist = []allowEntry{
+	{
+		Action:   managedPolicyAction,
+		Resource: "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole",
+		Why: "SAM attaches it to every function role it creates; Lambda needs logs:CreateLogStream and " +
+			"logs:PutLogEvents to write the function's log, which the local cloud does not emulate",
+	},
+	{
+		Action: "sqs:SendMessage", Resource: "${TriggerFailureQueue.Arn}", Principal: "TriggerFunction",
+		Why: "SAM adds it for the EventInvokeConfig on-failure destination; the Lambda service sends with the " +
+			"function's role, which the local Lambda does not authorize",
+	},
+	{
+		Action: "logs:", // every CloudWatch Logs action of the ExecutionLogDelivery statements
+		Why: "Step Functions needs these vended-log delivery actions to write the state machine's ERROR log " +
+			"(Logging in the template); the local Step Functions does not write CloudWatch Logs",
+	},
+	{
+		Action: "xray:", // the Tracing statements of the state machines
+		Why:    "Step Functions needs these to send traces (Tracing: Enabled); the local cloud has no X-Ray",
+	},
+	{
+		Action: "kms:", Principal: "RegisterClusterFunction",
+		Why: "Granted only when KmsKeyArn is set, to store the activation code under that key (kms:Encrypt for a " +
+			"standard parameter, kms:GenerateDataKey if the account's default tier makes it advanced); the scenarios " +
+			"use aws/ssm, and the local SSM does not send kms:ViaService, so the statement's condition cannot hold here",
+	},
+	{
+		Action: "iam:GetPolicy", Principal: "EnsureRolesFunction",
+		Why: "Verifying the agent role reads its attached managed policies (internal/roles allPolicies); the " +
+			"local IAM has no managed policies to attach (no AttachRolePolicy or GetPolicy), so no scenario can attach one",
+	},
+	{
+		Action: "iam:GetPolicyVersion", Principal: "EnsureRolesFunction",
+		Why: "As iam:GetPolicy: reads the default version of each attached managed policy",
+	},
+}
