@@ -19,7 +19,7 @@ GO_LAMBDA_BUILD = CGO_ENABLED=0 GOOS=$(GOOS) GOARCH=$(GOARCH) $(GO) build -tags 
 FUNCTIONS := TriggerFunction EnsureRolesFunction CheckClusterFunction RegisterClusterFunction \
 	CheckActivationFunction CompleteRegistrationFunction CleanupFunction
 
-.PHONY: all build test run invoke deploy bench fmt vet check-artifacts-dir $(addprefix build-,$(FUNCTIONS))
+.PHONY: all build test run invoke tools deploy bench fmt vet readme check-artifacts-dir $(addprefix build-,$(FUNCTIONS))
 
 all: build
 
@@ -54,7 +54,7 @@ build:
 		$(MAKE) --no-print-directory "build-$$fn" ARTIFACTS_DIR="$(CURDIR)/$(LOCAL_BUILD_DIR)/$$fn"; \
 	done
 
-test:
+test: tools
 	$(GO) test ./...
 
 # The whole workflow on the embedded local cloud. SCENARIO is the simulated
@@ -65,17 +65,62 @@ run:
 	$(GO) run ./cmd/localcloud run -scenario $(SCENARIO)
 
 # make invoke FN=TriggerFunction EVENT=events/register-cluster.json
-# (sam local invoke against `go run ./cmd/localcloud serve -addr 0.0.0.0:4566`).
+# (With Docker, `sam local invoke` against `go run ./cmd/localcloud serve -addr
+# 0.0.0.0:4566` still works: events/env.json points it at host.docker.internal.)
+#
+# `sam local invoke` without Docker: FN's bootstrap runs behind the Lambda
+# Runtime Interface Emulator (aws-lambda-rie, from `make tools`) against the
+# embedded local cloud, with FN's environment from template.yaml and
+# events/env.json (endpoints always point at that cloud). It prints the
+# response as sam does; exit status 1 on a function error.
+#
+# Architecture: the template is arm64, and `make build` stays arm64 (exactly
+# what `sam build` produces and Lambda runs). This machine kind is amd64
+# without qemu, so an arm64 bootstrap cannot run here: invoke builds FN for
+# the HOST's GOOS/GOARCH through the same build-$(FN) recipe (same flags:
+# CGO_ENABLED=0, -tags lambda.norpc, -trimpath, -ldflags "-s -w"), into its
+# own directory $(HOST_BUILD_DIR)/$(FN)/bootstrap, so it never mixes with the
+# arm64 artifacts.
 FN ?= TriggerFunction
 EVENT ?= events/register-cluster.json
-invoke: build
-	sam local invoke $(FN) --event $(EVENT) --env-vars events/env.json
+HOST_BUILD_DIR := $(LOCAL_BUILD_DIR)/host
+HOST_GOOS = $(shell $(GO) env GOHOSTOS)
+HOST_GOARCH = $(shell $(GO) env GOHOSTARCH)
+invoke: tools
+	@mkdir -p "$(HOST_BUILD_DIR)/$(FN)" bin
+	@echo "make invoke: building $(FN) for this host ($(HOST_GOOS)/$(HOST_GOARCH)), not the template's $(GOOS)/$(GOARCH), into $(HOST_BUILD_DIR)/$(FN)/bootstrap" >&2
+	@$(MAKE) --no-print-directory "build-$(FN)" GOOS=$(HOST_GOOS) GOARCH=$(HOST_GOARCH) ARTIFACTS_DIR="$(CURDIR)/$(HOST_BUILD_DIR)/$(FN)"
+	@$(GO) build -o bin/localcloud ./cmd/localcloud
+	@bin/localcloud invoke -fn $(FN) -event $(EVENT) -env-vars events/env.json -bootstrap-dir "$(HOST_BUILD_DIR)/$(FN)" -rie "$(RIE)"
+
+# Go tools the tests and `make invoke` run, pinned, in ./bin (gitignored).
+# A stamp names the installed version: changing RIE_VERSION, or deleting the
+# binary, reinstalls it (about 25 s with a cold module cache).
+RIE_VERSION := v0.0.0-20261030222936-bef5c4ba774d
+RIE := $(CURDIR)/bin/aws-lambda-rie
+RIE_STAMP := $(CURDIR)/bin/.aws-lambda-rie-$(RIE_VERSION)
+tools: node_modules/.bin/asl-validator
+	@test -x "$(RIE)" -a -f "$(RIE_STAMP)" || { \
+		echo "installing aws-lambda-rie@$(RIE_VERSION) into bin/" >&2; \
+		GOBIN="$(CURDIR)/bin" $(GO) install github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@$(RIE_VERSION) && \
+		rm -f "$(CURDIR)"/bin/.aws-lambda-rie-* && touch "$(RIE_STAMP)"; }
+
+# Pinned Node tools (package-lock.json); reinstalled when the lockfile changes.
+NPM ?= npm
+node_modules/.bin/asl-validator: package.json package-lock.json
+	$(NPM) ci --no-audit --no-fund
+	@touch $@
 
 deploy:
 	sam build && sam deploy
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+# Regenerate README.md's least-privilege table from the full e2e scenario set
+# (-count=1: a cached result would skip the write).
+readme:
+	$(GO) test -count=1 ./e2e/ -update-readme
 
 fmt:
 	gofmt -w $$(git ls-files -co --exclude-standard '*.go')

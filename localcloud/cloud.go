@@ -68,6 +68,9 @@ type Options struct {
 	// Start; set DisablePolicies to turn it off).
 	DisablePolicies bool
 	Seed            uint64
+	// RIE, when set, runs functions from their built bootstrap behind the
+	// Lambda Runtime Interface Emulator instead of in-process (rie.go).
+	RIE *RIEOptions
 }
 
 // Cloud is a running local cloud.
@@ -93,6 +96,7 @@ type Cloud struct {
 
 	server     *http.Server
 	principals map[string]*awsproto.Principal
+	closers    []func() // run by Close (the RIE processes)
 }
 
 const (
@@ -176,6 +180,9 @@ func (c *Cloud) Close() {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	_ = c.server.Shutdown(ctx)
+	for _, f := range c.closers {
+		f()
+	}
 }
 
 // ConfigFor returns an aws.Config for a named caller: "admin", "operator", a
@@ -256,23 +263,29 @@ func (c *Cloud) deploy(o Options) error {
 	for i := range tpl.Functions {
 		f := &tpl.Functions[i]
 		dir := CodeDir(f.LogicalID)
-		factory, ok := o.Functions[dir]
-		if !ok {
-			return fmt.Errorf("function %s: no in-process factory for functions/%s", f.LogicalID, dir)
-		}
 		key := functionKey(f.LogicalID)
 		c.principals[key] = &awsproto.Principal{Name: f.LogicalID, ARN: f.RoleArn}
 		if err := c.setPolicies(f.LogicalID, f.PolicyDocuments); err != nil {
 			return fmt.Errorf("function %s: %w", f.LogicalID, err)
 		}
-		env := f.Environment
-		h, err := factory(c.configWithKey(key), func(k string) string { return env[k] })
-		if err != nil {
-			return fmt.Errorf("function %s: building its handler: %w", f.LogicalID, err)
+		var runner lambda.Runner
+		if r := c.rieRunner(o.RIE, f, key); r != nil {
+			runner = r
+		} else {
+			factory, ok := o.Functions[dir]
+			if !ok {
+				return fmt.Errorf("function %s: no in-process factory for functions/%s", f.LogicalID, dir)
+			}
+			env := f.Environment
+			h, err := factory(c.configWithKey(key), func(k string) string { return env[k] })
+			if err != nil {
+				return fmt.Errorf("function %s: building its handler: %w", f.LogicalID, err)
+			}
+			runner = lambda.InProcess{Handler: h, FunctionName: f.FunctionName, FunctionArn: f.Arn}
 		}
 		c.Lambda.AddFunction(&lambda.Function{
 			Name: f.FunctionName, Arn: f.Arn, Timeout: time.Duration(f.Timeout) * time.Second,
-			Runner:       lambda.InProcess{Handler: h, FunctionName: f.FunctionName, FunctionArn: f.Arn},
+			Runner:       runner,
 			AsyncRetries: f.AsyncRetries, OnFailureArn: f.OnFailureArn,
 		})
 	}

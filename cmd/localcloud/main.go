@@ -2,6 +2,7 @@
 //
 //	localcloud run   [-scenario connects|never-connects|wrong-code|after-expiry|connects-then-lost] [-event file]
 //	localcloud serve [-addr 127.0.0.1:4566] [-virtual]
+//	localcloud invoke -fn <LogicalId> -event events/<file>.json [-env-vars events/env.json]
 //
 // `run` is `make run`: it deploys template.yaml, puts a "Register Cluster"
 // event on the bus, lets the simulated agent act, prints a timeline and the
@@ -37,7 +38,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: localcloud run|serve [flags]")
+		fmt.Fprintln(os.Stderr, "usage: localcloud run|serve|invoke [flags]")
 		os.Exit(2)
 	}
 	var err error
@@ -46,8 +47,10 @@ func main() {
 		err = run(os.Args[2:], os.Stdout)
 	case "serve":
 		err = serve(os.Args[2:])
+	case "invoke":
+		os.Exit(invokeMain(os.Args[2:], os.Stdout, os.Stderr))
 	default:
-		err = fmt.Errorf("unknown command %q: use run or serve", os.Args[1])
+		err = fmt.Errorf("unknown command %q: use run, serve or invoke", os.Args[1])
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "localcloud:", err)

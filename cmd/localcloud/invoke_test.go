@@ -1,0 +1,317 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/platform/eks-connector-registrar/localcloud"
+	"github.com/platform/eks-connector-registrar/localcloud/app"
+)
+
+// Binaries as Lambda runs them: every file of events/ is given to its
+// function's real bootstrap (built by the Makefile's build-<LogicalId>
+// recipe, for the host's architecture), running behind aws-lambda-rie
+// against the local cloud, with the environment from template.yaml and
+// events/env.json, exactly as `make invoke` does.
+
+// eventCase is what one events/ file must give.
+type eventCase struct {
+	fn string // logical id
+	// setup prepares the state the payload needs (nil: a fresh cloud).
+	setup func(*localcloud.Cloud) error
+	// check asserts the answer: out on success, or the function error.
+	check func(t *testing.T, out map[string]any, errType, errMsg string)
+}
+
+var eventCases = map[string]eventCase{
+	"register-cluster.json":   {fn: "TriggerFunction", check: started("RegistrationStateMachine")},
+	"deregister-cluster.json": {fn: "TriggerFunction", check: started("DeregistrationStateMachine")},
+
+	"invalid-register-bad-provider.json":    {fn: "TriggerFunction", check: rejected("prod-eu-2", "provider")},
+	"invalid-register-dotted-name.json":     {fn: "TriggerFunction", check: rejected("prod.eu", "clusterName")},
+	"invalid-register-sts-session-arn.json": {fn: "TriggerFunction", check: rejected("prod-eu-3", "consoleAccessArns[0]")},
+
+	"step-check-cluster.json": {fn: "CheckClusterFunction", check: succeeds(map[string]any{"state": "Absent", "gone": true})},
+	"step-ensure-roles.json": {fn: "EnsureRolesFunction", check: succeeds(map[string]any{
+		"agentRoleArn":             "arn:aws:iam::123456789012:role/AmazonEKSConnectorAgentRole",
+		"serviceLinkedRoleCreated": true, "agentRoleCreated": true, "agentRoleRepaired": false,
+	})},
+	// RegisterCluster needs the roles EnsureRoles makes in the step before it.
+	"step-register-cluster.json": {fn: "RegisterClusterFunction", setup: invokeFirst("EnsureRolesFunction", "step-ensure-roles.json"),
+		check: succeeds(map[string]any{
+			"clusterName": "prod-eu-1",
+			"clusterArn":  "arn:aws:eks:us-east-1:123456789012:cluster/prod-eu-1",
+		})},
+	"step-complete-registration.json": {fn: "CompleteRegistrationFunction", check: succeeds(map[string]any{
+		"clusterName": "prod-eu-1", "alreadyRegistered": false,
+	})},
+	// The payload names an activation no fresh cloud has: the poll reports
+	// the registration gone with the typed error the state machine catches.
+	"step-check-activation.json": {fn: "CheckActivationFunction", check: fails("RegistrationDisappeared",
+		"the registration of cluster prod-eu-1 (activation 8b1f2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d) disappeared while waiting for its agent: it was deregistered outside this workflow; send Register Cluster again to start over")},
+	// Compensation with nothing registered converges: nothing to remove is success.
+	"step-cleanup.json": {fn: "CleanupFunction", check: succeeds(map[string]any{"mode": "compensate", "clusterName": "prod-eu-1", "deregistered": false})},
+}
+
+func TestEveryEventBehindRIE(t *testing.T) {
+	root := app.RepoRoot()
+	rie := filepath.Join(root, "bin", "aws-lambda-rie")
+	if _, err := os.Stat(rie); err != nil {
+		t.Fatalf("aws-lambda-rie is not installed at %s: run `make tools` (make test does it)", rie)
+	}
+	files, err := filepath.Glob(filepath.Join(root, "events", "*.json"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no events/*.json (%v)", err)
+	}
+	var names []string
+	for _, f := range files {
+		if base := filepath.Base(f); base != "env.json" {
+			names = append(names, base)
+		}
+	}
+	for _, n := range names {
+		if _, ok := eventCases[n]; !ok {
+			t.Errorf("events/%s has no expected result: add it to eventCases in %s", n, "cmd/localcloud/invoke_test.go")
+		}
+	}
+	for n := range eventCases {
+		if _, err := os.Stat(filepath.Join(root, "events", n)); err != nil {
+			t.Errorf("eventCases names events/%s, which does not exist", n)
+		}
+	}
+	overrides, err := ReadEnvVars(filepath.Join(root, "events", "env.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bootstraps := buildHostBootstraps(t, root)
+	dirOf := func(id string) string { return filepath.Join(bootstraps, id) }
+
+	sort.Strings(names)
+	for _, n := range names {
+		tc, ok := eventCases[n]
+		if !ok {
+			continue
+		}
+		t.Run(strings.TrimSuffix(n, ".json"), func(t *testing.T) {
+			event, err := os.ReadFile(filepath.Join(root, "events", n))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var logs bytes.Buffer
+			in := invocation{Function: tc.fn, Event: event, Overrides: overrides, RIEPath: rie,
+				BootstrapDir: dirOf, Logs: &syncWriter{w: &logs}}
+			if tc.setup != nil {
+				in.Setup = func(c *localcloud.Cloud) error { return tc.setup(c) }
+			}
+			res, err := invokeOnce(in)
+			if err != nil {
+				t.Fatalf("invoking %s with events/%s: %v\n%s", tc.fn, n, err, logs.String())
+			}
+			t.Logf("%s: %s", tc.fn, res.Duration.Round(time.Millisecond))
+			var out map[string]any
+			errType, errMsg := "", ""
+			if res.Error != nil {
+				errType, errMsg = res.Error.Type, res.Error.Message
+			} else if err := json.Unmarshal(res.Output, &out); err != nil {
+				t.Fatalf("%s answered %q, not a JSON object: %v", tc.fn, res.Output, err)
+			}
+			tc.check(t, out, errType, errMsg)
+			if t.Failed() {
+				t.Logf("emulator and function output:\n%s", logs.String())
+			}
+		})
+	}
+}
+
+// TestEnvVarsMatchTheLocalCloud: events/env.json's overrides that name a
+// resource must name the one the local cloud deploys (stack "local", also
+// what `serve` deploys), or the function calls something that is not there.
+func TestEnvVarsMatchTheLocalCloud(t *testing.T) {
+	root := app.RepoRoot()
+	ev, err := ReadEnvVars(filepath.Join(root, "events", "env.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := app.Start(localcloud.Options{NoAgent: true}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for _, f := range c.Template.Functions {
+		for k, v := range ev[f.LogicalID] {
+			want, declared := f.Environment[k]
+			if declared && strings.HasPrefix(v, "arn:") && v != want {
+				t.Errorf("events/env.json %s.%s is %s, but the local cloud deploys %s: use that ARN", f.LogicalID, k, v, want)
+			}
+		}
+	}
+}
+
+func started(stateMachine string) func(*testing.T, map[string]any, string, string) {
+	return func(t *testing.T, out map[string]any, errType, errMsg string) {
+		t.Helper()
+		if errType != "" {
+			t.Fatalf("want outcome Started, got %s: %s", errType, errMsg)
+		}
+		if out["outcome"] != "Started" || out["clusterName"] != "prod-eu-1" {
+			t.Errorf("want outcome Started for prod-eu-1, got %v", out)
+		}
+		if arn, _ := out["executionArn"].(string); !strings.Contains(arn, ":execution:"+stateMachine+"-") {
+			t.Errorf("executionArn %q is not an execution of %s", arn, stateMachine)
+		}
+	}
+}
+
+func rejected(cluster, field string) func(*testing.T, map[string]any, string, string) {
+	return func(t *testing.T, out map[string]any, errType, errMsg string) {
+		t.Helper()
+		if errType != "" {
+			t.Fatalf("an invalid event must be answered (success, outcome Rejected), got %s: %s", errType, errMsg)
+		}
+		rej, _ := out["rejection"].(map[string]any)
+		if out["outcome"] != "Rejected" || out["clusterName"] != cluster || rej == nil || rej["field"] != field {
+			t.Errorf("want outcome Rejected for %s naming field %s, got %v", cluster, field, out)
+		}
+		if rule, _ := rej["rule"].(string); rule == "" {
+			t.Errorf("the rejection gives no rule: %v", rej)
+		}
+	}
+}
+
+func succeeds(want map[string]any) func(*testing.T, map[string]any, string, string) {
+	return func(t *testing.T, out map[string]any, errType, errMsg string) {
+		t.Helper()
+		if errType != "" {
+			t.Fatalf("want success, got %s: %s", errType, errMsg)
+		}
+		for k, v := range want {
+			if fmt.Sprint(out[k]) != fmt.Sprint(v) {
+				t.Errorf("%s = %v, want %v (whole answer %v)", k, out[k], v, out)
+			}
+		}
+	}
+}
+
+func fails(typ, msgPrefix string) func(*testing.T, map[string]any, string, string) {
+	return func(t *testing.T, out map[string]any, errType, errMsg string) {
+		t.Helper()
+		if errType != typ || !strings.HasPrefix(errMsg, msgPrefix) {
+			t.Errorf("want error %s %q…, got type %q message %q (answer %v)", typ, msgPrefix, errType, errMsg, out)
+		}
+	}
+}
+
+// invokeFirst runs another function (its bootstrap, behind RIE too) with an
+// events/ payload, as the step before it would.
+func invokeFirst(fn, eventFile string) func(*localcloud.Cloud) error {
+	return func(c *localcloud.Cloud) error {
+		payload, err := os.ReadFile(filepath.Join(app.RepoRoot(), "events", eventFile))
+		if err != nil {
+			return err
+		}
+		tf, ok := c.Template.Function(fn)
+		if !ok {
+			return fmt.Errorf("no function %s", fn)
+		}
+		f, _ := c.Lambda.Lookup(tf.Arn)
+		if _, ferr := c.Lambda.InvokeSync(context.Background(), f, payload, "RequestResponse", 1); ferr != nil {
+			return fmt.Errorf("%s: %s: %s", fn, ferr.Type, ferr.Message)
+		}
+		return nil
+	}
+}
+
+// The bootstraps are built once per test binary, by the Makefile's own
+// build-<LogicalId> recipes with GOOS/GOARCH set to the host's (the
+// template's arm64 binary cannot run on this amd64 machine), so the flags
+// cannot drift from what `sam build` uses.
+var (
+	buildOnce sync.Once
+	buildDir  string
+	buildErr  error
+)
+
+func buildHostBootstraps(t *testing.T, root string) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		buildDir, buildErr = os.MkdirTemp("", "host-bootstraps-")
+		if buildErr != nil {
+			return
+		}
+		c, err := app.Start(localcloud.Options{NoAgent: true}, nil)
+		if err != nil {
+			buildErr = err
+			return
+		}
+		var ids []string
+		for _, f := range c.Template.Functions {
+			ids = append(ids, f.LogicalID)
+		}
+		c.Close()
+		start := time.Now()
+		errs := make([]error, len(ids))
+		sem := make(chan struct{}, max(1, runtime.NumCPU()/2))
+		var wg sync.WaitGroup
+		for i, id := range ids {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				sem <- struct{}{}
+				defer func() { <-sem }()
+				out := filepath.Join(buildDir, id)
+				if err := os.MkdirAll(out, 0o755); err != nil {
+					errs[i] = err
+					return
+				}
+				cmd := exec.Command("make", "--no-print-directory", "-C", root, "build-"+id,
+					"GOOS="+runtime.GOOS, "GOARCH="+runtime.GOARCH, "ARTIFACTS_DIR="+out)
+				if b, err := cmd.CombinedOutput(); err != nil {
+					errs[i] = fmt.Errorf("make build-%s for %s/%s: %v\n%s", id, runtime.GOOS, runtime.GOARCH, err, b)
+				}
+			}()
+		}
+		wg.Wait()
+		for _, err := range errs {
+			if err != nil {
+				buildErr = err
+				return
+			}
+		}
+		fmt.Fprintf(os.Stderr, "built %d host bootstraps in %s\n", len(ids), time.Since(start).Round(time.Millisecond))
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return buildDir
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if buildDir != "" {
+		os.RemoveAll(buildDir)
+	}
+	os.Exit(code)
+}
+
+// syncWriter serialises writes from the emulator processes' copiers.
+type syncWriter struct {
+	mu sync.Mutex
+	w  *bytes.Buffer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
+}
