@@ -44,6 +44,9 @@ type Call struct {
 	RequestID string
 	Op        string
 	Clock     clock.Clock
+	// Endpoint is the scheme and host the caller used (SQS builds queue URLs
+	// from it, as AWS answers with its own endpoint).
+	Endpoint string
 
 	authz  Authorizer
 	faults *Faults
@@ -267,6 +270,7 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c := &Call{
 		Ctx: r.Context(), Service: cred.Service, Region: cred.Region, Account: rt.Account,
 		Principal: p, RequestID: NewRequestID(), Clock: rt.Clock, authz: rt.Authz, faults: rt.Faults,
+		Endpoint: endpointOf(r),
 	}
 	if p.Admin {
 		c.authz = nil
@@ -301,4 +305,11 @@ func Target(r *http.Request) (prefix, op string) {
 		return "", t
 	}
 	return t[:i], t[i+1:]
+}
+
+func endpointOf(r *http.Request) string {
+	if r.TLS != nil {
+		return "https://" + r.Host
+	}
+	return "http://" + r.Host
 }

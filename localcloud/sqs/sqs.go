@@ -12,7 +12,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"regexp"
 	"sort"
@@ -275,46 +274,27 @@ func (*Service) WriteError(w http.ResponseWriter, _ *awsproto.Call, e *awsproto.
 	awsproto.WriteJSONError(w, jsonVersion, namespace, e)
 }
 
-type handler func(s *Store, c *awsproto.Call, base string, body []byte) (any, *awsproto.Error)
-
-var ops = map[string]handler{
-	"CreateQueue":        (*Store).opCreateQueue,
-	"GetQueueUrl":        (*Store).opGetQueueUrl,
-	"GetQueueAttributes": (*Store).opGetQueueAttributes,
-	"SendMessage":        (*Store).opSendMessage,
-	"ReceiveMessage":     (*Store).opReceiveMessage,
-	"DeleteMessage":      (*Store).opDeleteMessage,
-	"DeleteQueue":        (*Store).opDeleteQueue,
-	"ListQueues":         (*Store).opListQueues,
-	"PurgeQueue":         (*Store).opPurgeQueue,
+var jsonService = &awsproto.JSONService[*Store]{
+	Prefix: targetName, Version: jsonVersion, Unknown: func(target string) *awsproto.Error {
+		return qerr(400, "UnsupportedOperation", "AWS.SimpleQueueService.UnsupportedOperation", "Unknown operation %s", target)
+	},
+	WriteError: (*Service)(nil).WriteError,
+	Ops: map[string]awsproto.JSONHandler[*Store]{
+		"CreateQueue":        (*Store).opCreateQueue,
+		"GetQueueUrl":        (*Store).opGetQueueUrl,
+		"GetQueueAttributes": (*Store).opGetQueueAttributes,
+		"SendMessage":        (*Store).opSendMessage,
+		"ReceiveMessage":     (*Store).opReceiveMessage,
+		"DeleteMessage":      (*Store).opDeleteMessage,
+		"DeleteQueue":        (*Store).opDeleteQueue,
+		"ListQueues":         (*Store).opListQueues,
+		"PurgeQueue":         (*Store).opPurgeQueue,
+	},
 }
 
 // ServeAWS implements awsproto.Service.
 func (sv *Service) ServeAWS(w http.ResponseWriter, r *http.Request, c *awsproto.Call) {
-	prefix, op := awsproto.Target(r)
-	h, ok := ops[op]
-	if r.Method != http.MethodPost || prefix != targetName || !ok {
-		sv.WriteError(w, c, qerr(400, "UnsupportedOperation", "AWS.SimpleQueueService.UnsupportedOperation", "Unknown operation %s", r.Header.Get("X-Amz-Target")))
-		return
-	}
-	if e := c.Begin(op); e != nil {
-		sv.WriteError(w, c, e)
-		return
-	}
-	body, err := io.ReadAll(r.Body)
-	if err != nil || len(bytes.TrimSpace(body)) == 0 {
-		body = []byte("{}")
-	}
-	scheme := "http"
-	if r.TLS != nil {
-		scheme = "https"
-	}
-	out, e := h(sv.s, c, scheme+"://"+r.Host, body)
-	if e != nil {
-		sv.WriteError(w, c, e)
-		return
-	}
-	awsproto.WriteJSON(w, jsonVersion, out)
+	jsonService.Serve(w, r, c, sv.s)
 }
 
 func decode(body []byte, v any) *awsproto.Error {
@@ -346,7 +326,7 @@ func (s *Store) fromURLLocked(u string) (*queue, *awsproto.Error) {
 
 var queueNameRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,80}$`)
 
-func (s *Store) opCreateQueue(c *awsproto.Call, base string, body []byte) (any, *awsproto.Error) {
+func (s *Store) opCreateQueue(c *awsproto.Call, body []byte) (any, *awsproto.Error) {
 	var in struct {
 		QueueName  string            `json:"QueueName"`
 		Attributes map[string]string `json:"Attributes"`
@@ -384,13 +364,13 @@ func (s *Store) opCreateQueue(c *awsproto.Call, base string, body []byte) (any, 
 				return nil, qerr(400, "QueueNameExists", "QueueAlreadyExists", "A queue already exists with the same name and a different value for attribute %s", k)
 			}
 		}
-		return map[string]string{"QueueUrl": s.url(base, name)}, nil
+		return map[string]string{"QueueUrl": s.url(c.Endpoint, name)}, nil
 	}
 	s.createLocked(name, in.Attributes)
-	return map[string]string{"QueueUrl": s.url(base, name)}, nil
+	return map[string]string{"QueueUrl": s.url(c.Endpoint, name)}, nil
 }
 
-func (s *Store) opGetQueueUrl(c *awsproto.Call, base string, body []byte) (any, *awsproto.Error) {
+func (s *Store) opGetQueueUrl(c *awsproto.Call, body []byte) (any, *awsproto.Error) {
 	var in struct {
 		QueueName              string `json:"QueueName"`
 		QueueOwnerAWSAccountId string `json:"QueueOwnerAWSAccountId"`
@@ -409,10 +389,10 @@ func (s *Store) opGetQueueUrl(c *awsproto.Call, base string, body []byte) (any, 
 	if _, ok := s.queues[in.QueueName]; !ok || (in.QueueOwnerAWSAccountId != "" && in.QueueOwnerAWSAccountId != s.cfg.Account) {
 		return nil, nonExistent()
 	}
-	return map[string]string{"QueueUrl": s.url(base, in.QueueName)}, nil
+	return map[string]string{"QueueUrl": s.url(c.Endpoint, in.QueueName)}, nil
 }
 
-func (s *Store) opGetQueueAttributes(c *awsproto.Call, _ string, body []byte) (any, *awsproto.Error) {
+func (s *Store) opGetQueueAttributes(c *awsproto.Call, body []byte) (any, *awsproto.Error) {
 	var in struct {
 		QueueUrl       string   `json:"QueueUrl"`
 		AttributeNames []string `json:"AttributeNames"`
@@ -468,7 +448,7 @@ func (s *Store) opGetQueueAttributes(c *awsproto.Call, _ string, body []byte) (a
 	return map[string]any{"Attributes": out}, nil
 }
 
-func (s *Store) opSendMessage(c *awsproto.Call, _ string, body []byte) (any, *awsproto.Error) {
+func (s *Store) opSendMessage(c *awsproto.Call, body []byte) (any, *awsproto.Error) {
 	var in struct {
 		QueueUrl          string             `json:"QueueUrl"`
 		MessageBody       *string            `json:"MessageBody"`
@@ -522,7 +502,7 @@ func (s *Store) opSendMessage(c *awsproto.Call, _ string, body []byte) (any, *aw
 	return out, nil
 }
 
-func (s *Store) opReceiveMessage(c *awsproto.Call, _ string, body []byte) (any, *awsproto.Error) {
+func (s *Store) opReceiveMessage(c *awsproto.Call, body []byte) (any, *awsproto.Error) {
 	var in struct {
 		QueueUrl                    string   `json:"QueueUrl"`
 		MaxNumberOfMessages         *int     `json:"MaxNumberOfMessages"`
@@ -625,7 +605,7 @@ func selectAttrs(attrs map[string]msgAttr, names []string) map[string]msgAttr {
 	return out
 }
 
-func (s *Store) opDeleteMessage(c *awsproto.Call, _ string, body []byte) (any, *awsproto.Error) {
+func (s *Store) opDeleteMessage(c *awsproto.Call, body []byte) (any, *awsproto.Error) {
 	var in struct {
 		QueueUrl      string `json:"QueueUrl"`
 		ReceiptHandle string `json:"ReceiptHandle"`
@@ -660,7 +640,7 @@ func (s *Store) opDeleteMessage(c *awsproto.Call, _ string, body []byte) (any, *
 	return struct{}{}, nil
 }
 
-func (s *Store) opDeleteQueue(c *awsproto.Call, _ string, body []byte) (any, *awsproto.Error) {
+func (s *Store) opDeleteQueue(c *awsproto.Call, body []byte) (any, *awsproto.Error) {
 	var in struct {
 		QueueUrl string `json:"QueueUrl"`
 	}
@@ -680,7 +660,7 @@ func (s *Store) opDeleteQueue(c *awsproto.Call, _ string, body []byte) (any, *aw
 	return struct{}{}, nil
 }
 
-func (s *Store) opPurgeQueue(c *awsproto.Call, _ string, body []byte) (any, *awsproto.Error) {
+func (s *Store) opPurgeQueue(c *awsproto.Call, body []byte) (any, *awsproto.Error) {
 	var in struct {
 		QueueUrl string `json:"QueueUrl"`
 	}
@@ -700,7 +680,7 @@ func (s *Store) opPurgeQueue(c *awsproto.Call, _ string, body []byte) (any, *aws
 	return struct{}{}, nil
 }
 
-func (s *Store) opListQueues(c *awsproto.Call, base string, body []byte) (any, *awsproto.Error) {
+func (s *Store) opListQueues(c *awsproto.Call, body []byte) (any, *awsproto.Error) {
 	var in struct {
 		QueueNamePrefix string `json:"QueueNamePrefix"`
 	}
@@ -721,7 +701,7 @@ func (s *Store) opListQueues(c *awsproto.Call, base string, body []byte) (any, *
 	sort.Strings(names)
 	urls := []string{}
 	for _, n := range names {
-		urls = append(urls, s.url(base, n))
+		urls = append(urls, s.url(c.Endpoint, n))
 	}
 	return map[string]any{"QueueUrls": urls}, nil
 }

@@ -5,10 +5,8 @@
 package ssm
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
 	"math"
 	"net/http"
 	"sync"
@@ -61,51 +59,29 @@ func (*Service) WriteError(w http.ResponseWriter, _ *awsproto.Call, e *awsproto.
 	awsproto.WriteJSONError(w, jsonVersion, namespace, e)
 }
 
-type handler func(s *Store, c *awsproto.Call, body []byte) (any, *awsproto.Error)
-
-var ops = map[string]handler{
-	"PutParameter":                (*Store).opPutParameter,
-	"GetParameter":                (*Store).opGetParameter,
-	"GetParameters":               (*Store).opGetParameters,
-	"GetParametersByPath":         (*Store).opGetParametersByPath,
-	"DeleteParameter":             (*Store).opDeleteParameter,
-	"DeleteParameters":            (*Store).opDeleteParameters,
-	"DescribeParameters":          (*Store).opDescribeParameters,
-	"GetParameterHistory":         (*Store).opGetParameterHistory,
-	"CreateActivation":            (*Store).opCreateActivation,
-	"DescribeActivations":         (*Store).opDescribeActivations,
-	"DeleteActivation":            (*Store).opDeleteActivation,
-	"DescribeInstanceInformation": (*Store).opDescribeInstanceInformation,
-	"DeregisterManagedInstance":   (*Store).opDeregisterManagedInstance,
+var jsonService = &awsproto.JSONService[*Store]{
+	Prefix: targetName, Version: jsonVersion, Unknown: awsproto.UnknownOperation,
+	WriteError: (*Service)(nil).WriteError,
+	Ops: map[string]awsproto.JSONHandler[*Store]{
+		"PutParameter":                (*Store).opPutParameter,
+		"GetParameter":                (*Store).opGetParameter,
+		"GetParameters":               (*Store).opGetParameters,
+		"GetParametersByPath":         (*Store).opGetParametersByPath,
+		"DeleteParameter":             (*Store).opDeleteParameter,
+		"DeleteParameters":            (*Store).opDeleteParameters,
+		"DescribeParameters":          (*Store).opDescribeParameters,
+		"GetParameterHistory":         (*Store).opGetParameterHistory,
+		"CreateActivation":            (*Store).opCreateActivation,
+		"DescribeActivations":         (*Store).opDescribeActivations,
+		"DeleteActivation":            (*Store).opDeleteActivation,
+		"DescribeInstanceInformation": (*Store).opDescribeInstanceInformation,
+		"DeregisterManagedInstance":   (*Store).opDeregisterManagedInstance,
+	},
 }
 
 // ServeAWS implements awsproto.Service.
 func (sv *Service) ServeAWS(w http.ResponseWriter, r *http.Request, c *awsproto.Call) {
-	prefix, op := awsproto.Target(r)
-	h, ok := ops[op]
-	if r.Method != http.MethodPost || prefix != targetName || !ok {
-		sv.WriteError(w, c, &awsproto.Error{Code: "UnknownOperationException", Status: 400,
-			Message: fmt.Sprintf("Unknown operation %s", r.Header.Get("X-Amz-Target"))})
-		return
-	}
-	if e := c.Begin(op); e != nil {
-		sv.WriteError(w, c, e)
-		return
-	}
-	body, err := io.ReadAll(r.Body)
-	if err != nil {
-		sv.WriteError(w, c, &awsproto.Error{Code: "SerializationException", Status: 400, Message: err.Error()})
-		return
-	}
-	if len(bytes.TrimSpace(body)) == 0 {
-		body = []byte("{}")
-	}
-	out, e := h(sv.s, c, body)
-	if e != nil {
-		sv.WriteError(w, c, e)
-		return
-	}
-	awsproto.WriteJSON(w, jsonVersion, out)
+	jsonService.Serve(w, r, c, sv.s)
 }
 
 func decode(body []byte, v any) *awsproto.Error {
