@@ -158,14 +158,24 @@ func TestEveryFunctionHasItsOwnLogGroup(t *testing.T) {
 	}
 }
 
+// Every ARN uses the stack's partition (aws, aws-cn, aws-us-gov): in the
+// template through ${AWS::Partition}, in the definitions through the
+// ${Partition} substitution.
 func TestNoHardCodedPartition(t *testing.T) {
-	raw, err := os.ReadFile(filepath.Join(root, "template.yaml"))
+	defs, err := filepath.Glob(filepath.Join(root, "statemachine", "*.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i, line := range strings.Split(string(raw), "\n") {
-		if strings.Contains(line, "arn:aws:") || strings.Contains(line, "arn:aws-") {
-			t.Errorf("template.yaml:%d hard-codes a partition: %s", i+1, strings.TrimSpace(line))
+	for _, f := range append([]string{filepath.Join(root, "template.yaml")}, defs...) {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rel, _ := filepath.Rel(root, f)
+		for i, line := range strings.Split(string(raw), "\n") {
+			if strings.Contains(line, "arn:aws:") || strings.Contains(line, "arn:aws-") {
+				t.Errorf("%s:%d hard-codes a partition (use ${AWS::Partition} or the ${Partition} substitution): %s", rel, i+1, strings.TrimSpace(line))
+			}
 		}
 	}
 }

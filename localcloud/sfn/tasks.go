@@ -29,13 +29,24 @@ type invoker struct {
 
 var lambdaArnRE = regexp.MustCompile(`^arn:[a-z-]+:lambda:[a-z0-9-]+:\d{12}:function:[A-Za-z0-9_-]+(:[A-Za-z0-9$_-]+)?$`)
 
+var integrationRE = regexp.MustCompile(`^arn:aws(-[a-z]+)*:states:::([a-z]+:[A-Za-z.]+)$`)
+
+// integration names a service integration resource in any partition
+// ("arn:aws-cn:states:::events:putEvents" → "events:putEvents").
+func integration(resource string) string {
+	if m := integrationRE.FindStringSubmatch(resource); m != nil {
+		return m[2]
+	}
+	return ""
+}
+
 func (iv *invoker) cfg() aws.Config { return iv.store.cfg.ClientConfig(iv.sm.Arn) }
 
 func (iv *invoker) Invoke(ctx context.Context, req asl.TaskRequest) (json.RawMessage, error) {
 	switch {
 	case lambdaArnRE.MatchString(req.Resource):
 		return iv.invokeLambda(ctx, req.Resource, req.Parameters, false)
-	case req.Resource == "arn:aws:states:::lambda:invoke":
+	case integration(req.Resource) == "lambda:invoke":
 		var p struct {
 			FunctionName string          `json:"FunctionName"`
 			Payload      json.RawMessage `json:"Payload"`
@@ -47,7 +58,7 @@ func (iv *invoker) Invoke(ctx context.Context, req asl.TaskRequest) (json.RawMes
 			p.Payload = json.RawMessage("{}")
 		}
 		return iv.invokeLambda(ctx, p.FunctionName, p.Payload, true)
-	case req.Resource == "arn:aws:states:::events:putEvents":
+	case integration(req.Resource) == "events:putEvents":
 		return iv.putEvents(ctx, req.Parameters)
 	}
 	return nil, &asl.TaskFailure{ErrorName: "States.Runtime",
