@@ -134,7 +134,7 @@ func TestRedeliveredEventAfterItsRegistrationEndedStartsNothing(t *testing.T) {
 	// The lock as the ended deregistration would have left it had it
 	// crashed before releasing.
 	if _, err := ssm.NewFromConfig(e.c.ConfigFor("admin")).PutParameter(e.ctx(), &ssm.PutParameterInput{
-		Name: aws.String("/eks-connector-registrar/clusters/redeliver-01/lock"), Value: aws.String(dereg.Arn),
+		Name: aws.String("/eks-connector-registrar/locks/redeliver-01/lock"), Value: aws.String(dereg.Arn),
 		Type: ssmtypes.ParameterTypeString,
 	}); err != nil {
 		t.Fatal(err)
@@ -152,8 +152,8 @@ func TestRedeliveredEventAfterItsRegistrationEndedStartsNothing(t *testing.T) {
 		t.Errorf("%d registration executions after the redelivery, want 1", n)
 	}
 	for _, n := range e.c.SSM.ParameterNames() {
-		if strings.HasPrefix(n, "/eks-connector-registrar/clusters/redeliver-01/lock") ||
-			strings.HasPrefix(n, "/eks-connector-registrar/clusters/redeliver-01/takeover-") {
+		if strings.HasPrefix(n, "/eks-connector-registrar/locks/redeliver-01/lock") ||
+			strings.HasPrefix(n, "/eks-connector-registrar/locks/redeliver-01/takeover-") {
 			t.Errorf("parameter %s is left after the redelivered event", n)
 		}
 	}

@@ -331,6 +331,9 @@ func staticProblems(stacks []*lpStack) []string {
 			out = append(out, s)
 		}
 	}
+	for _, p := range activationCodeProblems(stacks) {
+		report(p)
+	}
 	for _, s := range stacks {
 		agent := agentRoleArn(s.tpl)
 		for _, st := range s.stmts {
@@ -390,6 +393,106 @@ func staticProblems(stacks []*lpStack) []string {
 		}
 	}
 	return out
+}
+
+// codeReaders are the SSM actions that return a parameter's value (with
+// the default aws/ssm key, anyone allowed to read a SecureString can decrypt
+// it). GetParametersByPath is authorized on the path, and a grant on a path
+// covers every level below it, so it is checked on every folder above the
+// code too.
+var codeReaders = []string{"ssm:GetParameter", "ssm:GetParameters", "ssm:GetParametersByPath", "ssm:GetParameterHistory"}
+
+// codeWriter is the one principal that may write the activation code.
+const codeWriter = "RegisterClusterFunction"
+
+// activationCodeProblems: no principal may read <prefix>/clusters/<name>/activation-code
+// (or list a folder above it), and only codeWriter may write it.
+func activationCodeProblems(stacks []*lpStack) []string {
+	var out []string
+	for _, s := range stacks {
+		p := s.tpl.Parameters
+		base := "arn:" + p["AWS::Partition"] + ":ssm:" + p["AWS::Region"] + ":" + p["AWS::AccountId"] + ":parameter"
+		code := strings.TrimRight(p["ParameterPrefix"], "/") + "/clusters/edge-1/activation-code"
+		codeArn := base + code
+		var folders []string // every folder above the code: /a, /a/clusters, /a/clusters/edge-1
+		for i := 1; i < len(code); i++ {
+			if code[i] == '/' {
+				folders = append(folders, base+code[:i])
+			}
+		}
+		for _, st := range s.stmts {
+			if st.st.Effect != "Allow" {
+				continue
+			}
+			where := fmt.Sprintf("%s, statement %s (%s parameters)", st.Principal, st.Sid, s.cfg.Name)
+			for _, a := range codeReaders {
+				if !stmtAllowsAction(st.st, a) {
+					continue
+				}
+				if r, ok := stmtAllowsResource(st.st, codeArn); ok {
+					out = append(out, fmt.Sprintf("%s grants %s on %q, which matches the activation code %s: no function may read the code; "+
+						"grant reads on the records by name (clusters/*/intent, clusters/*/activation).", where, a, r, codeArn))
+				}
+				if a != "ssm:GetParametersByPath" {
+					continue
+				}
+				for _, f := range folders {
+					if r, ok := stmtAllowsResource(st.st, f); ok {
+						out = append(out, fmt.Sprintf("%s grants %s on %q, which matches the folder %s above the activation code: listing it returns the code.", where, a, r, f))
+					}
+				}
+			}
+			if st.Principal != codeWriter && stmtAllowsAction(st.st, "ssm:PutParameter") {
+				if r, ok := stmtAllowsResource(st.st, codeArn); ok {
+					out = append(out, fmt.Sprintf("%s grants ssm:PutParameter on %q, which matches the activation code %s: only %s may write it.", where, r, codeArn, codeWriter))
+				}
+			}
+		}
+	}
+	return out
+}
+
+func stmtAllowsAction(st policy.Statement, action string) bool {
+	if st.NotAction != nil {
+		return !slices.ContainsFunc(st.NotAction, func(p string) bool { return iamMatch(strings.ToLower(p), strings.ToLower(action)) })
+	}
+	return slices.ContainsFunc(st.Action, func(p string) bool { return iamMatch(strings.ToLower(p), strings.ToLower(action)) })
+}
+
+// stmtAllowsResource reports whether the statement covers arn, and by which pattern.
+func stmtAllowsResource(st policy.Statement, arn string) (string, bool) {
+	if st.NotResource != nil {
+		if slices.ContainsFunc(st.NotResource, func(p string) bool { return iamMatch(p, arn) }) {
+			return "", false
+		}
+		return "NotResource:[" + strings.Join(st.NotResource, ", ") + "]", true
+	}
+	for _, r := range st.Resource {
+		if iamMatch(r, arn) {
+			return r, true
+		}
+	}
+	return "", false
+}
+
+// iamMatch is IAM's string wildcard match: * any run of characters
+// (slashes included), ? exactly one.
+func iamMatch(pattern, s string) bool {
+	if pattern == "" {
+		return s == ""
+	}
+	switch pattern[0] {
+	case '*':
+		for i := 0; i <= len(s); i++ {
+			if iamMatch(pattern[1:], s[i:]) {
+				return true
+			}
+		}
+		return false
+	case '?':
+		return s != "" && iamMatch(pattern[1:], s[1:])
+	}
+	return s != "" && s[0] == pattern[0] && iamMatch(pattern[1:], s[1:])
 }
 
 func allowlisted(k lpKey) (allowEntry, bool) {
@@ -639,6 +742,43 @@ func TestStaticChecksCatchBroadGrants(t *testing.T) {
 			t.Errorf("%v: unexpected problems %q", c.st.st, got)
 		case c.want != "" && !slices.ContainsFunc(got, func(p string) bool { return strings.Contains(p, c.want) }):
 			t.Errorf("%v: problems %q, want one saying %q", c.st.st, got, c.want)
+		}
+	}
+}
+
+// The activation-code check catches every way a grant can reach the code, on
+// a synthetic stack, and passes the by-name grants the template uses.
+func TestActivationCodeCheckCatchesReadersAndWriters(t *testing.T) {
+	tpl := &template.Template{Parameters: map[string]string{"AWS::Partition": "aws", "AWS::Region": "us-east-1",
+		"AWS::AccountId": "123456789012", "ParameterPrefix": "/ecr"}}
+	const arn = "arn:aws:ssm:us-east-1:123456789012:parameter"
+	st := func(principal string, acts, ress []string) lpStatement {
+		return lpStatement{Principal: principal, Sid: "S", st: policy.Statement{Effect: "Allow", Action: acts, Resource: ress}}
+	}
+	for _, c := range []struct {
+		name string
+		st   lpStatement
+		want string // in one of the problems; "" for none
+	}{
+		{"read on the cluster folder", st("CheckClusterFunction", []string{"ssm:GetParameter"}, []string{arn + "/ecr/clusters/*"}), "ssm:GetParameter on"},
+		{"wildcard read action", st("CleanupFunction", []string{"ssm:Get*"}, []string{arn + "/ecr/clusters/*/activation-code"}), "ssm:GetParameterHistory"},
+		{"batch read", st("CleanupFunction", []string{"ssm:GetParameters"}, []string{arn + "/ecr/*"}), "ssm:GetParameters on"},
+		{"listing a folder above the code", st("CleanupFunction", []string{"ssm:GetParametersByPath"}, []string{arn + "/ecr/clusters/*"}), "folder"},
+		{"listing the prefix", st("CleanupFunction", []string{"ssm:GetParametersByPath"}, []string{arn + "/ecr"}), "folder"},
+		{"the writer reading its code back", st(codeWriter, []string{"ssm:GetParameter"}, []string{arn + "/ecr/clusters/*"}), "no function may read"},
+		{"another writer", st("TriggerFunction", []string{"ssm:PutParameter"}, []string{arn + "/ecr/clusters/*"}), "only RegisterClusterFunction"},
+		{"NotResource", lpStatement{Principal: "CleanupFunction", Sid: "S", st: policy.Statement{Effect: "Allow", Action: []string{"ssm:GetParameter"}, NotResource: []string{arn + "/ecr/locks/*"}}}, "NotResource"},
+		{"the writer writing", st(codeWriter, []string{"ssm:PutParameter"}, []string{arn + "/ecr/clusters/*/activation-code"}), ""},
+		{"reads by name", st("CheckClusterFunction", []string{"ssm:GetParameter"}, []string{arn + "/ecr/clusters/*/intent", arn + "/ecr/clusters/*/activation"}), ""},
+		{"deleting the code", st("CleanupFunction", []string{"ssm:DeleteParameters"}, []string{arn + "/ecr/clusters/*/activation-code"}), ""},
+		{"the lock folder", st("TriggerFunction", []string{"ssm:GetParametersByPath", "ssm:GetParameter", "ssm:PutParameter"}, []string{arn + "/ecr/locks/*"}), ""},
+	} {
+		got := activationCodeProblems([]*lpStack{{cfg: lpConfig{Name: "test"}, tpl: tpl, stmts: []lpStatement{c.st}}})
+		switch {
+		case c.want == "" && len(got) != 0:
+			t.Errorf("%s: unexpected problems %q", c.name, got)
+		case c.want != "" && !slices.ContainsFunc(got, func(p string) bool { return strings.Contains(p, c.want) }):
+			t.Errorf("%s: problems %q, want one saying %q", c.name, got, c.want)
 		}
 	}
 }

@@ -196,11 +196,16 @@ func (c *Cleaner) Cleanup(ctx context.Context, in Input) (Summary, error) {
 				s.LeftAlone = "an EKS managed cluster of this name (not ours) was left alone"
 			default:
 				id := aws.ToString(cc.ActivationId)
-				ours := in.Mode != ModeCompensate || (recFound && rec.ActivationID == id) || intentOurs
+				// Compensate and discard remove only this execution's own
+				// registration (the one ownership rule of CheckCluster and
+				// RegisterCluster); deregister is the user's request to
+				// remove whatever holds the name.
+				ours := in.Mode == ModeDeregister ||
+					registration.Ours(cl, registration.Evidence{Activation: rec, ActivationFound: recFound, Intent: intent, IntentFound: intentFound}, in.ExecutionArn)
 				switch {
 				case !ours:
 					foreignID = id
-					s.LeftAlone = "the connected cluster of this name is not this execution's registration and was left alone"
+					s.LeftAlone = "the connected cluster of this name (activation " + id + ") is not this execution's registration and was left alone"
 				case cl.Status == ekstypes.ClusterStatusActive && in.Mode != ModeDeregister:
 					// The agent connected after the last check: keep it.
 					// The state machine completes the registration instead.

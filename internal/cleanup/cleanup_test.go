@@ -36,6 +36,7 @@ type world struct {
 	activations  map[string]bool
 	instances    map[string]ssmtypes.InstanceInformation
 	released     []string
+	modified     map[string]time.Time // LastModifiedDate SSM reports
 }
 
 func apiErr(code string) error { return &smithy.GenericAPIError{Code: code, Message: code} }
@@ -62,7 +63,11 @@ func (w *world) GetParameter(_ context.Context, in *ssm.GetParameterInput, _ ...
 	if !ok {
 		return nil, apiErr("ParameterNotFound")
 	}
-	return &ssm.GetParameterOutput{Parameter: &ssmtypes.Parameter{Name: in.Name, Value: aws.String(v)}}, nil
+	prm := &ssmtypes.Parameter{Name: in.Name, Value: aws.String(v)}
+	if m, ok := w.modified[*in.Name]; ok {
+		prm.LastModifiedDate = aws.Time(m)
+	}
+	return &ssm.GetParameterOutput{Parameter: prm}, nil
 }
 
 func (w *world) DeleteParameters(_ context.Context, in *ssm.DeleteParametersInput, _ ...func(*ssm.Options)) (*ssm.DeleteParametersOutput, error) {
@@ -115,12 +120,20 @@ func (w *world) cleaner() *Cleaner {
 
 func js(v any) string { b, _ := json.Marshal(v); return string(b) }
 
-// newWorld: a PENDING connected cluster with activation act-1 and two agent
-// instances, our stored code, record, intent and lock.
+// intentAt is when SSM last modified the intent; clusterCreated is EKS's
+// createdAt of the cluster newWorld holds (a minute after the intent).
+var (
+	intentAt       = time.Date(2025, 3, 1, 9, 59, 0, 0, time.UTC)
+	clusterCreated = intentAt.Add(time.Minute)
+)
+
+// newWorld: a connected cluster with activation act-1 (created after the
+// intent) and two agent instances, our stored code, record, intent and lock.
 func newWorld(status ekstypes.ClusterStatus, recordID, intentArn string) *world {
 	w := &world{
-		cluster: &ekstypes.Cluster{Name: aws.String(cluster), Arn: aws.String("arn:c"), Status: status,
+		cluster: &ekstypes.Cluster{Name: aws.String(cluster), Arn: aws.String("arn:c"), Status: status, CreatedAt: aws.Time(clusterCreated),
 			ConnectorConfig: &ekstypes.ConnectorConfigResponse{ActivationId: aws.String("act-1")}},
+		modified:    map[string]time.Time{},
 		params:      map[string]string{p.Lock(cluster): me, p.ActivationCode(cluster): "secret"},
 		activations: map[string]bool{"act-1": true},
 		instances: map[string]ssmtypes.InstanceInformation{
@@ -133,7 +146,10 @@ func newWorld(status ekstypes.ClusterStatus, recordID, intentArn string) *world 
 		w.params[p.Activation(cluster)] = js(registration.Activation{ActivationID: recordID, ClusterArn: "arn:c", Provider: "OTHER", RegisteredAt: time.Date(2025, 3, 1, 10, 0, 0, 0, time.UTC)})
 	}
 	if intentArn != "" {
-		w.params[p.Intent(cluster)] = js(registration.Intent{Cluster: cluster, ExecutionArn: intentArn, Attempt: 1})
+		// writtenAt (the Lambda's clock) says "long before"; only SSM's
+		// LastModifiedDate may count.
+		w.params[p.Intent(cluster)] = js(registration.Intent{Cluster: cluster, ExecutionArn: intentArn, Attempt: 1, WrittenAt: intentAt.Add(-24 * time.Hour)})
+		w.modified[p.Intent(cluster)] = intentAt
 	}
 	return w
 }
@@ -284,5 +300,94 @@ func TestRecheckReportsWhatTheFirstPassRemoved(t *testing.T) {
 	if !s.Deregistered || !slices.Equal(s.ActivationIDs, []string{"act-1"}) || len(s.InstancesDeregistered) != 2 ||
 		!slices.Equal(s.ParametersDeleted, first.ParametersDeleted) || !s.LockReleased {
 		t.Errorf("re-check summary %+v, want the first pass's removals reported", s)
+	}
+}
+
+// foreignWorld: the cluster of that name was registered by someone else
+// before our intent (createdAt an hour before it, far beyond the skew): our
+// intent exists, our activation record names our own (gone) activation
+// act-0. Nothing of theirs may be touched.
+func foreignWorld(status ekstypes.ClusterStatus) *world {
+	w := newWorld(status, "act-0", me)
+	w.cluster.CreatedAt = aws.Time(intentAt.Add(-time.Hour))
+	return w
+}
+
+func TestForeignRegistrationIsNeverDeregistered(t *testing.T) {
+	for _, tt := range []struct {
+		name     string
+		world    *world
+		mode     string
+		wantLeft []string
+	}{
+		{"compensate, pending", foreignWorld(ekstypes.ClusterStatusPending), ModeCompensate, nil},
+		{"compensate, active: not kept as ours either", foreignWorld(ekstypes.ClusterStatusActive), ModeCompensate, nil},
+		{"discard", foreignWorld(ekstypes.ClusterStatusPending), ModeDiscard, []string{p.Intent(cluster), p.Lock(cluster)}},
+		{"compensate, created after an intent of another execution", func() *world {
+			w := newWorld(ekstypes.ClusterStatusPending, "", "arn:other")
+			return w
+		}(), ModeCompensate, nil},
+		{"discard, no record, no intent", newWorld(ekstypes.ClusterStatusPending, "", ""), ModeDiscard, []string{p.Lock(cluster)}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			w := tt.world
+			in := Input{Mode: tt.mode, ClusterName: cluster, ExecutionArn: me, Error: &StepError{Error: "ActivationTimedOut"}}
+			s, err := w.cleaner().Cleanup(context.Background(), in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s.Deregistered || w.deregistered != 0 || w.cluster == nil || s.KeptActive {
+				t.Errorf("summary %+v, %d deregistrations: the foreign registration must be left alone", s, w.deregistered)
+			}
+			if !strings.Contains(s.LeftAlone, "act-1") || !strings.Contains(s.LeftAlone, "left alone") || !strings.Contains(s.Reason, "left alone") {
+				t.Errorf("leftAlone %q, reason %q: want both to say the registration act-1 was left alone", s.LeftAlone, s.Reason)
+			}
+			if !w.activations["act-1"] || slices.Contains(s.ActivationIDs, "act-1") {
+				t.Errorf("their activation act-1 was deleted (activations %v)", s.ActivationIDs)
+			}
+			for _, id := range []string{"eks_c:edge-1_aaaaaaaaaaaaaaaaa", "eks_c:edge-1_bbbbbbbbbbbbbbbbb"} {
+				if _, ok := w.instances[id]; !ok {
+					t.Errorf("their agent instance %s was deregistered", id)
+				}
+			}
+			var left []string
+			for n := range w.params {
+				left = append(left, n)
+			}
+			slices.Sort(left)
+			if !slices.Equal(left, tt.wantLeft) {
+				t.Errorf("parameters left %v, want %v (ours are deleted)", left, tt.wantLeft)
+			}
+		})
+	}
+	// The user's Deregister Cluster removes whatever holds the name.
+	w := foreignWorld(ekstypes.ClusterStatusActive)
+	s, err := w.cleaner().Cleanup(context.Background(), Input{Mode: ModeDeregister, ClusterName: cluster, ExecutionArn: me})
+	if err != nil || !s.Deregistered || s.LeftAlone != "" {
+		t.Errorf("deregister mode: %+v %v", s, err)
+	}
+	// Release never looks at the cluster.
+	w = foreignWorld(ekstypes.ClusterStatusPending)
+	if s, err := w.cleaner().Cleanup(context.Background(), Input{Mode: ModeRelease, ClusterName: cluster, ExecutionArn: me}); err != nil || s.Deregistered || w.deregistered != 0 {
+		t.Errorf("release mode: %+v %v", s, err)
+	}
+}
+
+// Ours is judged on SSM's LastModifiedDate of the intent, with the skew bound:
+// a cluster created a little before it (clock skew) is ours, long before is not.
+func TestCompensateJudgesTheIntentOnSSMTime(t *testing.T) {
+	for _, tt := range []struct {
+		created time.Time
+		ours    bool
+	}{
+		{intentAt.Add(-4 * time.Minute), true},
+		{intentAt.Add(-6 * time.Minute), false},
+	} {
+		w := newWorld(ekstypes.ClusterStatusPending, "", me)
+		w.cluster.CreatedAt = aws.Time(tt.created)
+		s, err := w.cleaner().Cleanup(context.Background(), Input{Mode: ModeCompensate, ClusterName: cluster, ExecutionArn: me})
+		if err != nil || s.Deregistered != tt.ours || (s.LeftAlone == "") != tt.ours {
+			t.Errorf("created %s before the intent: %+v %v, want ours=%v", intentAt.Sub(tt.created), s, err, tt.ours)
+		}
 	}
 }

@@ -6,10 +6,12 @@
 // PutParameter without Overwrite fails with ParameterAlreadyExists when the
 // parameter exists, so exactly one of any number of concurrent callers creates it.
 //
+// The lock and its markers live under workflow.Parameters.LockPath(cluster),
+// apart from the cluster's records: the trigger is granted only that folder,
+// never the one holding the activation code.
+//
 // Why SSM and not a DynamoDB conditional write: SSM is already a dependency
-// (the activation code and records live under the same prefix), the lock then
-// sits in the cluster's parameter folder that cleanup deletes as one path, and
-// the load is a handful of writes per registration, far below SSM's limits. A
+// (the activation code and records live under the same prefix), and the load is a handful of writes per registration, far below SSM's limits. A
 // table would add a resource, a client, IAM statements and a second store to
 // clean up for no gain. What SSM lacks is a conditional overwrite or delete;
 // the takeover markers below stand in for the former, and Release's
@@ -344,7 +346,7 @@ func deleteMarkers(ctx context.Context, client SSMAPI, params workflow.Parameter
 	prefix := params.Takeover(cluster, "")
 	var markers []string
 	p := ssm.NewGetParametersByPathPaginator(client, &ssm.GetParametersByPathInput{
-		Path:      aws.String(params.ClusterPath(cluster)),
+		Path:      aws.String(params.LockPath(cluster)),
 		Recursive: aws.Bool(false),
 	})
 	for p.HasMorePages() {

@@ -300,7 +300,7 @@ func TestRelease(t *testing.T) {
 		}
 	}
 	for _, n := range w.ssm.Names() {
-		if strings.HasPrefix(n, params.ClusterPath("c1")+"/") && n != params.Intent("c1") {
+		if (strings.HasPrefix(n, params.LockPath("c1")+"/") || strings.HasPrefix(n, params.ClusterPath("c1")+"/")) && n != params.Intent("c1") {
 			t.Errorf("left behind: %s", n)
 		}
 	}

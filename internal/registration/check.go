@@ -39,11 +39,6 @@ const (
 	ModeGone     = "gone"     // after a deregistration: is it gone yet
 )
 
-// intentSkew bounds the difference between SSM's clock (the intent
-// parameter's LastModifiedDate) and EKS's (createdAt) when deciding a
-// registration came after our intent.
-const intentSkew = 5 * time.Minute
-
 // CheckInput is CheckCluster's input.
 type CheckInput struct {
 	Mode              string   `json:"mode,omitempty"`
@@ -138,11 +133,7 @@ func (c *Checker) Handle(ctx context.Context, in CheckInput) (CheckResult, error
 	if err != nil {
 		return CheckResult{}, err
 	}
-	ours := recFound && rec.ActivationID == res.ActivationID
-	// An intent proves a registration ours only if the registration came after it.
-	if !ours && intentFound && cl.CreatedAt != nil && !cl.CreatedAt.Before(intent.WrittenAt.Add(-intentSkew)) {
-		ours = true
-	}
+	ours := Ours(cl, Evidence{Activation: rec, ActivationFound: recFound, Intent: intent, IntentFound: intentFound}, in.ExecutionArn)
 	if !ours {
 		return CheckResult{}, ClusterOwnedElsewhere{Cluster: in.ClusterName, Status: res.Status, ActivationID: res.ActivationID}
 	}
@@ -155,12 +146,11 @@ func (c *Checker) Handle(ctx context.Context, in CheckInput) (CheckResult, error
 		return res, nil
 	}
 	res.CodeParameter = c.Params.ActivationCode(in.ClusterName)
-	codeStored := false
-	if recFound && rec.ActivationID == res.ActivationID {
-		if codeStored, err = ParameterExists(ctx, c.SSM, res.CodeParameter); err != nil {
-			return CheckResult{}, err
-		}
-	}
+	// "Code stored" is decided from the activation record, never by reading
+	// the code parameter (no function may read it): RegisterCluster writes
+	// the record only after the code's PutParameter succeeded, so a record
+	// naming this activation proves the code was stored.
+	codeStored := recFound && rec.ActivationID == res.ActivationID
 	if !codeStored {
 		res.State = StateLostOurs
 		log.Info("our earlier registration has no stored activation code; it will be replaced", "activationId", res.ActivationID)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -26,9 +27,13 @@ func TestCheckCluster(t *testing.T) {
 		writeJSON(context.Background(), s, p.Activation("edge-1"), Activation{ActivationID: id, ActivationExpiry: created.Add(72 * time.Hour), Region: "eu-west-1", Provider: "OTHER", ExecutionArn: "arn:old", ClusterArn: "arn:c", RegisteredAt: created})
 	}
 	code := func(s *fakeSSM) { s.params[p.ActivationCode("edge-1")] = param{value: "x", typ: "SecureString"} }
-	intent := func(at time.Time) func(s *fakeSSM) {
+	// intent: SSM's LastModifiedDate is at; the Lambda's writtenAt says
+	// otherwise and must not count.
+	intent := func(arn string, at time.Time) func(s *fakeSSM) {
 		return func(s *fakeSSM) {
-			writeJSON(context.Background(), s, p.Intent("edge-1"), Intent{Cluster: "edge-1", ExecutionArn: "arn:old", Attempt: 1, WrittenAt: at})
+			s.now = at
+			writeJSON(context.Background(), s, p.Intent("edge-1"), Intent{Cluster: "edge-1", ExecutionArn: arn, Attempt: 1, WrittenAt: at.Add(-24 * time.Hour)})
+			s.now = time.Time{}
 		}
 	}
 	tests := []struct {
@@ -45,9 +50,12 @@ func TestCheckCluster(t *testing.T) {
 		{name: "active, registered by anyone", cluster: connected(ekstypes.ClusterStatusActive), want: StateActive},
 		{name: "pending, ours with the code stored: resume", cluster: connected(ekstypes.ClusterStatusPending), stored: []func(*fakeSSM){func(s *fakeSSM) { record(s, "act-1") }, code}, want: StatePendingOurs},
 		{name: "older CREATING status counts as pending", cluster: connected(ekstypes.ClusterStatusCreating), stored: []func(*fakeSSM){func(s *fakeSSM) { record(s, "act-1") }, code}, want: StatePendingOurs},
-		{name: "pending, ours, code missing", cluster: connected(ekstypes.ClusterStatusPending), stored: []func(*fakeSSM){func(s *fakeSSM) { record(s, "act-1") }}, want: StateLostOurs},
-		{name: "pending, our intent before its creation, no record", cluster: connected(ekstypes.ClusterStatusPending), stored: []func(*fakeSSM){intent(created.Add(-time.Minute))}, want: StateLostOurs},
-		{name: "pending, our intent long after its creation: not ours", cluster: connected(ekstypes.ClusterStatusPending), stored: []func(*fakeSSM){intent(created.Add(time.Hour))}, want: "ClusterOwnedElsewhere"},
+		// The record is written only after the code was stored: it alone says "code stored".
+		{name: "pending, our record, code never read", cluster: connected(ekstypes.ClusterStatusPending), stored: []func(*fakeSSM){func(s *fakeSSM) { record(s, "act-1") }}, want: StatePendingOurs},
+		{name: "pending, our intent before its creation, no record", cluster: connected(ekstypes.ClusterStatusPending), stored: []func(*fakeSSM){intent(execArn, created.Add(-time.Minute))}, want: StateLostOurs},
+		{name: "pending, our intent within the skew after its creation", cluster: connected(ekstypes.ClusterStatusPending), stored: []func(*fakeSSM){intent(execArn, created.Add(4*time.Minute))}, want: StateLostOurs},
+		{name: "pending, our intent long after its creation: not ours", cluster: connected(ekstypes.ClusterStatusPending), stored: []func(*fakeSSM){intent(execArn, created.Add(time.Hour))}, want: "ClusterOwnedElsewhere"},
+		{name: "pending, another execution's intent before its creation: not ours", cluster: connected(ekstypes.ClusterStatusPending), stored: []func(*fakeSSM){intent("arn:old", created.Add(-time.Minute))}, want: "ClusterOwnedElsewhere"},
 		{name: "pending, our record names another activation", cluster: connected(ekstypes.ClusterStatusPending), stored: []func(*fakeSSM){func(s *fakeSSM) { record(s, "act-0") }, code}, want: "ClusterOwnedElsewhere"},
 		{name: "pending, nothing of ours", cluster: connected(ekstypes.ClusterStatusPending), want: "ClusterOwnedElsewhere"},
 		{name: "failed (expired), ours", cluster: connected(ekstypes.ClusterStatusFailed), stored: []func(*fakeSSM){func(s *fakeSSM) { record(s, "act-1") }, code}, want: StateExpiredOurs},
@@ -75,6 +83,9 @@ func TestCheckCluster(t *testing.T) {
 			}
 			if got != tt.want {
 				t.Fatalf("got %q (%v), want %q", got, err, tt.want)
+			}
+			if slices.Contains(s.gets, p.ActivationCode("edge-1")) {
+				t.Errorf("CheckCluster read the activation code parameter (reads %v)", s.gets)
 			}
 			if got == "ClusterOwnedElsewhere" && !strings.Contains(err.Error(), "did not deregister") {
 				t.Errorf("message %q", err)

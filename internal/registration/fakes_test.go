@@ -16,6 +16,7 @@ func apiErr(code, msg string) error { return &smithy.GenericAPIError{Code: code,
 
 type param struct {
 	value, typ, keyID string
+	modified          time.Time // LastModifiedDate, when the fake has a clock
 }
 
 // fakeSSM is a parameter store with per-name write failures and a call log.
@@ -23,6 +24,11 @@ type fakeSSM struct {
 	params  map[string]param
 	failPut map[string]error
 	calls   *[]string
+	// gets lists every GetParameter name, to prove what is never read.
+	gets []string
+	// now, when set, is SSM's clock: PutParameter records it as the
+	// LastModifiedDate GetParameter reports.
+	now time.Time
 }
 
 func newSSM(calls *[]string) *fakeSSM {
@@ -30,6 +36,7 @@ func newSSM(calls *[]string) *fakeSSM {
 }
 
 func (f *fakeSSM) GetParameter(_ context.Context, in *ssm.GetParameterInput, _ ...func(*ssm.Options)) (*ssm.GetParameterOutput, error) {
+	f.gets = append(f.gets, *in.Name)
 	p, ok := f.params[*in.Name]
 	if !ok {
 		return nil, apiErr("ParameterNotFound", "")
@@ -38,7 +45,11 @@ func (f *fakeSSM) GetParameter(_ context.Context, in *ssm.GetParameterInput, _ .
 	if p.typ == "SecureString" && !aws.ToBool(in.WithDecryption) {
 		v = "AQICAHencrypted"
 	}
-	return &ssm.GetParameterOutput{Parameter: &ssmtypes.Parameter{Name: in.Name, Value: aws.String(v)}}, nil
+	out := &ssmtypes.Parameter{Name: in.Name, Value: aws.String(v)}
+	if !p.modified.IsZero() {
+		out.LastModifiedDate = aws.Time(p.modified)
+	}
+	return &ssm.GetParameterOutput{Parameter: out}, nil
 }
 
 func (f *fakeSSM) PutParameter(_ context.Context, in *ssm.PutParameterInput, _ ...func(*ssm.Options)) (*ssm.PutParameterOutput, error) {
@@ -49,7 +60,7 @@ func (f *fakeSSM) PutParameter(_ context.Context, in *ssm.PutParameterInput, _ .
 	if _, ok := f.params[*in.Name]; ok && !aws.ToBool(in.Overwrite) {
 		return nil, apiErr("ParameterAlreadyExists", "")
 	}
-	f.params[*in.Name] = param{value: *in.Value, typ: string(in.Type), keyID: aws.ToString(in.KeyId)}
+	f.params[*in.Name] = param{value: *in.Value, typ: string(in.Type), keyID: aws.ToString(in.KeyId), modified: f.now}
 	return &ssm.PutParameterOutput{}, nil
 }
 

@@ -130,7 +130,7 @@ func (r *Registrar) Handle(ctx context.Context, in RegisterInput) (Registration,
 		return Registration{}, err
 	}
 	if recFound && rec.ExecutionArn == in.ExecutionArn && rec.Attempt == in.Attempt {
-		if done, err := r.alreadyDone(ctx, cluster, rec, codeParam); err != nil {
+		if done, err := r.alreadyDone(ctx, cluster, rec); err != nil {
 			return Registration{}, err
 		} else if done {
 			log.Info("this attempt already registered and stored its code; reporting it again", "activationId", rec.ActivationID)
@@ -142,9 +142,13 @@ func (r *Registrar) Handle(ctx context.Context, in RegisterInput) (Registration,
 	if err != nil {
 		return Registration{}, err
 	}
-	priorOurs := priorFound && prior.ExecutionArn == in.ExecutionArn
-	if err := writeJSON(ctx, r.SSM, p.Intent(cluster), Intent{Cluster: cluster, ExecutionArn: in.ExecutionArn, Attempt: in.Attempt, WrittenAt: r.Now().UTC()}); err != nil {
-		return Registration{}, err
+	// A retry of this same attempt keeps the intent it wrote first: its
+	// LastModifiedDate must stay before the registration that retry may
+	// have created (the ownership rule compares the two).
+	if !(priorFound && prior.ExecutionArn == in.ExecutionArn && prior.Attempt == in.Attempt) {
+		if err := writeJSON(ctx, r.SSM, p.Intent(cluster), Intent{Cluster: cluster, ExecutionArn: in.ExecutionArn, Attempt: in.Attempt, WrittenAt: r.Now().UTC()}); err != nil {
+			return Registration{}, err
+		}
 	}
 
 	req := &eks.RegisterClusterInput{
@@ -168,9 +172,18 @@ func (r *Registrar) Handle(ctx context.Context, in RegisterInput) (Registration,
 	case awserr.IsQuotaExceeded(err):
 		return Registration{}, RegisteredClustersQuotaExceeded{Cluster: cluster, Region: r.Region}
 	case awserr.IsResourceInUse(err):
-		if priorOurs {
-			// An earlier run of this execution registered, then died before
-			// storing the code (or its store failed).
+		// The name is taken. It is ours (an earlier run of this execution
+		// registered, then died before storing the code, or its store
+		// failed) only by the ownership rule: the activation record, or this
+		// execution's intent written before the cluster was created.
+		// The intent judged is the one read before this run wrote its own:
+		// only an intent of this execution from before this run can prove
+		// a registration that exists already.
+		ours, err := r.ownsExisting(ctx, cluster, in.ExecutionArn, prior, priorFound)
+		if err != nil {
+			return Registration{}, err
+		}
+		if ours {
 			return Registration{}, ActivationCodeLost{Cluster: cluster, Reason: "a registration by this execution exists but its code was never stored"}
 		}
 		return Registration{}, ClusterOwnedElsewhere{Cluster: cluster}
@@ -217,13 +230,28 @@ func (r *Registrar) Handle(ctx context.Context, in RegisterInput) (Registration,
 	return act.registration(cluster, codeParam, in.Execution.ConsoleAccessArns), nil
 }
 
-// alreadyDone: the cluster exists with the recorded activation and the code
-// is stored.
-func (r *Registrar) alreadyDone(ctx context.Context, cluster string, rec Activation, codeParam string) (bool, error) {
-	stored, err := ParameterExists(ctx, r.SSM, codeParam)
-	if err != nil || !stored {
+// ownsExisting applies Ours to the cluster that holds the name.
+func (r *Registrar) ownsExisting(ctx context.Context, cluster, executionArn string, intent Intent, intentFound bool) (bool, error) {
+	out, err := r.EKS.DescribeCluster(ctx, &eks.DescribeClusterInput{Name: aws.String(cluster)})
+	if awserr.IsNotFound(err) {
+		// Gone meanwhile: a retry of the step registers afresh.
+		return false, awserr.TransientAWSError{Operation: "eks:RegisterCluster", Code: "ResourceInUseException", Message: "the cluster holding the name is gone; retry"}
+	}
+	if err != nil {
+		return false, awserr.Step("eks:DescribeCluster", err)
+	}
+	ev := Evidence{Intent: intent, IntentFound: intentFound}
+	if ev.Activation, ev.ActivationFound, err = ReadActivation(ctx, r.SSM, r.Settings.Params(), cluster); err != nil {
 		return false, err
 	}
+	return Ours(out.Cluster, ev, executionArn), nil
+}
+
+// alreadyDone: the cluster exists with the recorded activation. The
+// activation record is written only after the code's PutParameter
+// succeeded, so the record alone proves the code is stored; the code
+// parameter itself is never read.
+func (r *Registrar) alreadyDone(ctx context.Context, cluster string, rec Activation) (bool, error) {
 	out, err := r.EKS.DescribeCluster(ctx, &eks.DescribeClusterInput{Name: aws.String(cluster)})
 	if awserr.IsNotFound(err) {
 		return false, nil

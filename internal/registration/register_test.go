@@ -11,6 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	ekstypes "github.com/aws/aws-sdk-go-v2/service/eks/types"
+
 	"github.com/platform/eks-connector-registrar/internal/awserr"
 	"github.com/platform/eks-connector-registrar/internal/workflow"
 )
@@ -34,6 +37,7 @@ func newRig(t *testing.T, env map[string]string) *rig {
 	r := &rig{}
 	r.eks = &fakeEKS{calls: &r.calls, code: secretCode}
 	r.ssm = newSSM(&r.calls)
+	r.ssm.now = time.Date(2025, 3, 1, 9, 59, 30, 0, time.UTC) // the fake EKS creates clusters at 10:00
 	s, err := workflow.LoadSettings(func(k string) string { return env[k] })
 	if err != nil {
 		t.Fatal(err)
@@ -154,16 +158,26 @@ func TestRegisterErrors(t *testing.T) {
 		{name: "bad parameter", want: "AWSCallFailed",
 			setup: func(r *rig) { r.eks.registerErr = apiErr("InvalidParameterException", "bad provider") }},
 		{name: "name taken, no intent of ours before this run", want: "ClusterOwnedElsewhere",
-			setup: func(r *rig) { r.eks.registerErr = apiErr("ResourceInUseException", "exists") }},
+			setup: func(r *rig) { r.eks.cluster = taken(time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC)) }},
 		{name: "name taken by an earlier run of this execution", want: "ActivationCodeLost",
 			setup: func(r *rig) {
-				r.eks.registerErr = apiErr("ResourceInUseException", "exists")
 				writeJSON(context.Background(), r.ssm, p.Intent("edge-1"), Intent{Cluster: "edge-1", ExecutionArn: execArn, Attempt: 1})
+				r.eks.cluster = taken(r.ssm.now.Add(time.Second))
+			}},
+		{name: "name taken before this execution's intent (someone else's)", want: "ClusterOwnedElsewhere",
+			setup: func(r *rig) {
+				writeJSON(context.Background(), r.ssm, p.Intent("edge-1"), Intent{Cluster: "edge-1", ExecutionArn: execArn, Attempt: 1})
+				r.eks.cluster = taken(r.ssm.now.Add(-time.Hour))
 			}},
 		{name: "name taken, intent of another execution", want: "ClusterOwnedElsewhere",
 			setup: func(r *rig) {
-				r.eks.registerErr = apiErr("ResourceInUseException", "exists")
 				writeJSON(context.Background(), r.ssm, p.Intent("edge-1"), Intent{Cluster: "edge-1", ExecutionArn: execArn + "-other", Attempt: 1})
+				r.eks.cluster = taken(r.ssm.now.Add(time.Second))
+			}},
+		{name: "name taken by a registration our activation record names", want: "ActivationCodeLost",
+			setup: func(r *rig) {
+				writeJSON(context.Background(), r.ssm, p.Activation("edge-1"), Activation{ActivationID: "act-taken", ExecutionArn: execArn + "-other", Attempt: 1})
+				r.eks.cluster = taken(time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC))
 			}},
 		{name: "storing the code fails", want: "ActivationCodeLost", wantMessage: "AccessDenied",
 			setup: func(r *rig) {
@@ -238,6 +252,35 @@ func TestStepErrorsAreTheTypesTheStateMachineNames(t *testing.T) {
 	for _, e := range []error{awserr.Step("x:Y", apiErr("ThrottlingException", "")), awserr.Step("x:Y", apiErr("AccessDeniedException", ""))} {
 		if n := errName(e); n != "TransientAWSError" && n != "AWSCallFailed" {
 			t.Errorf("%s", n)
+		}
+	}
+}
+
+// taken is a pending connected cluster of that name (activation act-taken)
+// created at created; the fake EKS answers ResourceInUse to registering it.
+func taken(created time.Time) *ekstypes.Cluster {
+	return &ekstypes.Cluster{Name: aws.String("edge-1"), Arn: aws.String("arn:aws:eks:eu-west-1:123456789012:cluster/edge-1"),
+		CreatedAt: aws.Time(created), Status: ekstypes.ClusterStatusPending,
+		ConnectorConfig: &ekstypes.ConnectorConfigResponse{ActivationId: aws.String("act-taken"), Provider: aws.String("OTHER")}}
+}
+
+// No step reads the activation code parameter: not the first run, not a
+// rerun that finds its own record, not the ResourceInUse path.
+func TestRegisterNeverReadsTheCode(t *testing.T) {
+	p := workflow.Parameters{Prefix: "/eks-connector-registrar"}
+	r := newRig(t, nil)
+	r.eks.replayErr = apiErr("ResourceInUseException", "exists")
+	for range 2 {
+		if _, err := r.reg.Handle(context.Background(), input(1)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r.ssm.failPut[p.ActivationCode("edge-1")] = apiErr("InternalServerError", "crash stand-in")
+	r.reg.Handle(context.Background(), input(2))
+	r.reg.Handle(context.Background(), input(2))
+	for _, n := range r.ssm.gets {
+		if n == p.ActivationCode("edge-1") {
+			t.Fatalf("RegisterCluster read the activation code parameter (reads %v)", r.ssm.gets)
 		}
 	}
 }

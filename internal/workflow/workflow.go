@@ -33,30 +33,42 @@ type DeregistrationInput struct {
 	StoppedExecutionArn string `json:"stoppedExecutionArn,omitempty"`
 }
 
-// Parameters is the SSM layout under the configured prefix. Everything this
-// project stores for a cluster lives under ClusterPath, so cleanup is one path.
+// Parameters is the SSM layout under the configured prefix. A cluster's
+// records (intent, activation code, activation record) live under
+// ClusterPath; its lock and takeover markers live apart, under LockPath, so
+// the trigger (which only locks) is granted nothing on the cluster's folder,
+// and in particular nothing on the activation code. No function lists a
+// cluster's folder by path: GetParametersByPath on it would return the code.
 type Parameters struct {
 	Prefix string // e.g. /eks-connector-registrar, no trailing slash
 }
 
-// ClusterPath is the folder of one cluster's parameters.
+// ClusterPath is the folder of one cluster's records.
 func (p Parameters) ClusterPath(cluster string) string {
 	return strings.TrimRight(p.Prefix, "/") + "/clusters/" + cluster
 }
 
+// LockPath is the folder of one cluster's lock and takeover markers.
+func (p Parameters) LockPath(cluster string) string {
+	return strings.TrimRight(p.Prefix, "/") + "/locks/" + cluster
+}
+
 // Lock holds the ARN of the execution that owns the cluster.
-func (p Parameters) Lock(cluster string) string { return p.ClusterPath(cluster) + "/lock" }
+func (p Parameters) Lock(cluster string) string { return p.LockPath(cluster) + "/lock" }
 
 // Takeover marks that a stale lock held by the execution with the given id was
 // taken over; creating it without Overwrite makes the takeover atomic.
 func (p Parameters) Takeover(cluster, staleHolderID string) string {
-	return p.ClusterPath(cluster) + "/takeover-" + staleHolderID
+	return p.LockPath(cluster) + "/takeover-" + staleHolderID
 }
 
 // Intent records that this project is about to register (cluster, execution, attempt).
 func (p Parameters) Intent(cluster string) string { return p.ClusterPath(cluster) + "/intent" }
 
 // ActivationCode is the SecureString holding the one-time activation code.
+// Only RegisterCluster writes it; no function reads it (the agent's installer
+// does, with the operator's credentials); CompleteRegistration and Cleanup
+// delete it by name.
 func (p Parameters) ActivationCode(cluster string) string {
 	return p.ClusterPath(cluster) + "/activation-code"
 }

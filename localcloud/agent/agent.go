@@ -61,15 +61,16 @@ type Record struct {
 
 // Agent reacts to "Activation Ready" events.
 type Agent struct {
-	cfg   Config
-	clk   clock.Clock
-	ssm   *ssm.Client // the operator's credentials, as the install command uses them
-	reg   Registrar
-	mu    sync.Mutex
-	log   []Record
-	seen  map[string]bool
-	codes []string
-	OnLog func(Record)
+	cfg     Config
+	clk     clock.Clock
+	ssm     *ssm.Client // the operator's credentials, as the install command uses them
+	reg     Registrar
+	mu      sync.Mutex
+	log     []Record
+	seen    map[string]bool
+	codes   []string
+	pending int
+	OnLog   func(Record)
 }
 
 // CodesRead returns the activation codes the install command read, so tests
@@ -146,18 +147,30 @@ func (a *Agent) HandleEvent(detailType string, detail json.RawMessage) {
 	if dup {
 		return
 	}
+	a.mu.Lock()
+	a.pending++
+	a.mu.Unlock()
 	a.clk.Go(func() { a.install(ev) })
 }
 
+func (a *Agent) done() {
+	a.mu.Lock()
+	a.pending--
+	a.mu.Unlock()
+}
+
+// Pending reports whether an install is still to happen (the agent sleeps
+// until its time comes).
+func (a *Agent) Pending() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.pending > 0
+}
+
 func (a *Agent) install(ev ActivationReady) {
+	defer a.done()
 	ctx := context.Background()
-	at := a.clk.Now().Add(a.cfg.Delay)
-	if a.cfg.Mode == AfterExpiry {
-		if exp, err := time.Parse(time.RFC3339, ev.ActivationExpiry); err == nil {
-			at = exp.Add(time.Minute)
-		}
-	}
-	if err := a.clk.SleepUntil(ctx, at); err != nil {
+	if err := clock.Sleep(ctx, a.clk, a.cfg.Delay); err != nil {
 		return
 	}
 	// What the install command does: read the code from SSM.
@@ -172,6 +185,19 @@ func (a *Agent) install(ev ActivationReady) {
 	a.mu.Unlock()
 	if a.cfg.Mode == WrongCode {
 		code = strings.Repeat("x", len(code))
+	}
+	if a.cfg.Mode == AfterExpiry {
+		// The operator rendered the manifest in time but applied it only
+		// after the activation expired: SSM must refuse the registration.
+		exp, err := time.Parse(time.RFC3339, ev.ActivationExpiry)
+		if err != nil {
+			a.record(ev.ClusterName, "Activation Ready has no usable activationExpiry", err)
+			return
+		}
+		a.record(ev.ClusterName, "install command read the code; the manifest waits until after "+ev.ActivationExpiry, nil)
+		if err := a.clk.SleepUntil(ctx, exp.Add(time.Minute)); err != nil {
+			return
+		}
 	}
 	a.record(ev.ClusterName, fmt.Sprintf("helm install eks-connector (activation %s, %d replicas)", ev.ActivationID, a.cfg.Replicas), nil)
 	var ids []string
