@@ -32,10 +32,10 @@ var leastPrivilegeAllowlist = []allowEntry{
 		Why:    "Step Functions needs these to send traces (Tracing: Enabled); the local cloud has no X-Ray",
 	},
 	{
-		Action: "kms:", Principal: "RegisterClusterFunction",
-		Why: "Granted only when KmsKeyArn is set, to store the activation code under that key (kms:Encrypt for a " +
-			"standard parameter, kms:GenerateDataKey if the account's default tier makes it advanced); the scenarios " +
-			"use aws/ssm, and the local SSM does not send kms:ViaService, so the statement's condition cannot hold here",
+		Action: "kms:GenerateDataKey", Principal: "RegisterClusterFunction",
+		Why: "Granted only when KmsKeyArn is set: SSM encrypts an advanced-tier parameter with a data key, and an " +
+			"account whose default parameter tier is Advanced or Intelligent-Tiering makes the code one; the " +
+			"scenarios store standard parameters (kms:Encrypt, which TestCustomerKeyEncryptsTheCode needs)",
 	},
 	{
 		Action: "iam:GetPolicy", Principal: "EnsureRolesFunction",

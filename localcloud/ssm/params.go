@@ -313,7 +313,7 @@ func (s *Store) opPutParameter(c *awsproto.Call, body []byte) (any, *awsproto.Er
 		}
 		v.keyArn = ka
 		if !isDefaultKey(v.keyID) {
-			if e := c.Authorize(accessDenied, "kms:Encrypt", ka, nil); e != nil {
+			if e := c.Authorize(accessDenied, "kms:Encrypt", ka, s.kmsContext()); e != nil {
 				return nil, e
 			}
 		}
@@ -383,7 +383,17 @@ func (s *Store) authorizeDecrypt(c *awsproto.Call, v *paramVersion, decrypt bool
 	if v.typ != "SecureString" || !decrypt || isDefaultKey(v.keyID) {
 		return nil
 	}
-	return c.Authorize(accessDenied, "kms:Decrypt", v.keyArn, nil)
+	return c.Authorize(accessDenied, "kms:Decrypt", v.keyArn, s.kmsContext())
+}
+
+// kmsContext is what KMS sees when SSM uses a key on the caller's behalf:
+// the request comes through SSM, from the caller's account. Key policies and
+// grants commonly pin kms:ViaService to SSM in this Region.
+func (s *Store) kmsContext() map[string]string {
+	return map[string]string{
+		"kms:ViaService":    "ssm." + s.cfg.Region + ".amazonaws.com",
+		"kms:CallerAccount": s.cfg.Account,
+	}
 }
 
 func baseName(raw string) string {
