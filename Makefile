@@ -54,7 +54,10 @@ build:
 		$(MAKE) --no-print-directory "build-$$fn" ARTIFACTS_DIR="$(CURDIR)/$(LOCAL_BUILD_DIR)/$$fn"; \
 	done
 
+# The tests build and run host binaries; vet for the template's GOOS/GOARCH too,
+# so code that compiles only on this host fails here, not in `sam build`.
 test: tools
+	GOOS=$(GOOS) GOARCH=$(GOARCH) $(GO) vet ./functions/... ./internal/...
 	$(GO) test ./...
 
 # The whole workflow on the embedded local cloud. SCENARIO is the simulated
@@ -72,7 +75,7 @@ run:
 # Runtime Interface Emulator (aws-lambda-rie, from `make tools`) against the
 # embedded local cloud, with FN's environment from template.yaml and
 # events/env.json (endpoints always point at that cloud). It prints the
-# response as sam does; exit status 1 on a function error.
+# response as sam does; a function error fails the target (make reports it as status 2).
 #
 # Architecture: the template is arm64, and `make build` stays arm64 (exactly
 # what `sam build` produces and Lambda runs). This machine kind is amd64
@@ -89,7 +92,7 @@ HOST_GOARCH = $(shell $(GO) env GOHOSTARCH)
 invoke: tools
 	@mkdir -p "$(HOST_BUILD_DIR)/$(FN)" bin
 	@echo "make invoke: building $(FN) for this host ($(HOST_GOOS)/$(HOST_GOARCH)), not the template's $(GOOS)/$(GOARCH), into $(HOST_BUILD_DIR)/$(FN)/bootstrap" >&2
-	@$(MAKE) --no-print-directory "build-$(FN)" GOOS=$(HOST_GOOS) GOARCH=$(HOST_GOARCH) ARTIFACTS_DIR="$(CURDIR)/$(HOST_BUILD_DIR)/$(FN)"
+	@$(MAKE) --no-print-directory "build-$(FN)" GOOS=$(HOST_GOOS) GOARCH=$(HOST_GOARCH) ARTIFACTS_DIR="$(CURDIR)/$(HOST_BUILD_DIR)/$(FN)" >&2
 	@$(GO) build -o bin/localcloud ./cmd/localcloud
 	@bin/localcloud invoke -fn $(FN) -event $(EVENT) -env-vars events/env.json -bootstrap-dir "$(HOST_BUILD_DIR)/$(FN)" -rie "$(RIE)"
 

@@ -38,9 +38,12 @@ var eventCases = map[string]eventCase{
 	"register-cluster.json":   {fn: "TriggerFunction", check: started("RegistrationStateMachine")},
 	"deregister-cluster.json": {fn: "TriggerFunction", check: started("DeregistrationStateMachine")},
 
-	"invalid-register-bad-provider.json":    {fn: "TriggerFunction", check: rejected("prod-eu-2", "provider")},
-	"invalid-register-dotted-name.json":     {fn: "TriggerFunction", check: rejected("prod.eu", "clusterName")},
-	"invalid-register-sts-session-arn.json": {fn: "TriggerFunction", check: rejected("prod-eu-3", "consoleAccessArns[0]")},
+	"invalid-register-bad-provider.json": {fn: "TriggerFunction", check: rejected("prod-eu-2", "provider",
+		"must be one of EKS_ANYWHERE, ANTHOS, GKE, AKS, OPENSHIFT, TANZU, RANCHER, EC2, OTHER (case-insensitive)")},
+	"invalid-register-dotted-name.json": {fn: "TriggerFunction", check: rejected("prod.eu", "clusterName",
+		`a dot is not allowed in an EKS connected-cluster name; use '-' instead (e.g. "prod-eu"); only letters, digits, '-' and '_' are allowed, starting with a letter or digit (EKS pattern ^[0-9A-Za-z][A-Za-z0-9\-_]*)`)},
+	"invalid-register-sts-session-arn.json": {fn: "TriggerFunction", check: rejected("prod-eu-3", "consoleAccessArns[0]",
+		"is an STS assumed-role session ARN; Kubernetes sees the IAM role, so use the role ARN (arn:aws:iam::123456789012:role/PlatformAdmins, with the role's path if it has one)")},
 
 	"step-check-cluster.json": {fn: "CheckClusterFunction", check: succeeds(map[string]any{"state": "Absent", "gone": true})},
 	"step-ensure-roles.json": {fn: "EnsureRolesFunction", check: succeeds(map[string]any{
@@ -173,7 +176,7 @@ func started(stateMachine string) func(*testing.T, map[string]any, string, strin
 	}
 }
 
-func rejected(cluster, field string) func(*testing.T, map[string]any, string, string) {
+func rejected(cluster, field, rule string) func(*testing.T, map[string]any, string, string) {
 	return func(t *testing.T, out map[string]any, errType, errMsg string) {
 		t.Helper()
 		if errType != "" {
@@ -183,8 +186,8 @@ func rejected(cluster, field string) func(*testing.T, map[string]any, string, st
 		if out["outcome"] != "Rejected" || out["clusterName"] != cluster || rej == nil || rej["field"] != field {
 			t.Errorf("want outcome Rejected for %s naming field %s, got %v", cluster, field, out)
 		}
-		if rule, _ := rej["rule"].(string); rule == "" {
-			t.Errorf("the rejection gives no rule: %v", rej)
+		if got, _ := rej["rule"].(string); got != rule {
+			t.Errorf("the rejection's rule is %q, want %q", got, rule)
 		}
 	}
 }
