@@ -13,6 +13,12 @@ package e2e
 var leastPrivilegeAllowlist = []allowEntry{
 	{
 		Action:   managedPolicyAction,
+		Resource: "arn:aws:iam::aws:policy/AWSXrayWriteOnlyAccess",
+		Why: "SAM attaches it to the role of every function with Tracing: Active (Globals); Lambda sends the " +
+			"function's traces with it, and the local cloud has no X-Ray",
+	},
+	{
+		Action:   managedPolicyAction,
 		Resource: "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole",
 		Why: "SAM attaches it to every function role it creates; Lambda needs logs:CreateLogStream and " +
 			"logs:PutLogEvents to write the function's log, which the local cloud does not emulate",

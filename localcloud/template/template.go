@@ -798,8 +798,13 @@ func (l *loader) function(r *resource) error {
 		}
 		f.Environment[k] = s
 	}
-	if f.RoleArn, f.PolicyDocuments, f.ManagedPolicyArns, err = l.role(r, props,
-		[]string{"arn:" + l.o.Partition + ":iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"}); err != nil {
+	implicit := []string{"arn:" + l.o.Partition + ":iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"}
+	if tracing, _ := scalarString(props["Tracing"]); tracing == "Active" {
+		// SAM attaches the X-Ray write policy to the role it creates for a
+		// traced function.
+		implicit = append(implicit, "arn:"+l.o.Partition+":iam::aws:policy/AWSXrayWriteOnlyAccess")
+	}
+	if f.RoleArn, f.PolicyDocuments, f.ManagedPolicyArns, err = l.role(r, props, implicit); err != nil {
 		return err
 	}
 	if dlq, err := getMap(props, "DeadLetterQueue", p); err != nil {
