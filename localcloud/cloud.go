@@ -287,6 +287,8 @@ func (c *Cloud) deploy(o Options) error {
 			Name: f.FunctionName, Arn: f.Arn, Timeout: time.Duration(f.Timeout) * time.Second,
 			Runner:       runner,
 			AsyncRetries: f.AsyncRetries, OnFailureArn: f.OnFailureArn,
+			MaxEventAge:   time.Duration(f.AsyncMaxEventAgeSeconds) * time.Second,
+			DeadLetterArn: f.DeadLetterArn,
 		})
 	}
 	for _, sm := range tpl.StateMachines {

@@ -64,7 +64,11 @@ type InProcess struct {
 }
 
 func (p InProcess) Run(ctx context.Context, payload []byte) (out []byte, err error) {
-	lc := &lambdacontext.LambdaContext{AwsRequestID: awsproto.NewRequestID(), InvokedFunctionArn: p.FunctionArn}
+	id := requestIDFrom(ctx)
+	if id == "" {
+		id = awsproto.NewRequestID()
+	}
+	lc := &lambdacontext.LambdaContext{AwsRequestID: id, InvokedFunctionArn: p.FunctionArn}
 	ctx = lambdacontext.NewContext(ctx, lc)
 	defer func() {
 		if r := recover(); r != nil {
@@ -78,11 +82,31 @@ func (p InProcess) Run(ctx context.Context, payload []byte) (out []byte, err err
 	return out, nil
 }
 
+// panicType names a panic value as aws-lambda-go does for any value
+// (reflection, pointer stripped): "string" for panic("boom").
 func panicType(r any) string {
-	if e, ok := r.(error); ok {
-		return ErrorTypeOf(e)
+	t := reflect.TypeOf(r)
+	if t == nil {
+		return ""
 	}
-	return reflect.TypeOf(r).Name()
+	if t.Kind() == reflect.Pointer {
+		return t.Elem().Name()
+	}
+	return t.Name()
+}
+
+type requestIDKey struct{}
+
+// withRequestID carries the invocation's request ID to the runner, so the
+// function sees the ID the caller got in x-amzn-RequestId (and every retry of
+// an async event sees the same ID, as on AWS).
+func withRequestID(ctx context.Context, id string) context.Context {
+	return context.WithValue(ctx, requestIDKey{}, id)
+}
+
+func requestIDFrom(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey{}).(string)
+	return id
 }
 
 // Function is a deployed function.
@@ -95,6 +119,27 @@ type Function struct {
 	AsyncRetries int
 	// OnFailureArn is the on-failure destination (an SQS queue ARN) for async invocations.
 	OnFailureArn string
+	// MaxEventAge is EventInvokeConfig.MaximumEventAgeInSeconds: an event
+	// older than this when a retry comes due is discarded (to the failure
+	// destinations, condition EventAgeExceeded). Zero means Lambda's 6 hours.
+	MaxEventAge time.Duration
+	// DeadLetterArn is the function's DeadLetterConfig (SAM DeadLetterQueue)
+	// target, an SQS queue ARN. A discarded async event is sent there as is
+	// (the original payload), with the RequestID, ErrorCode and ErrorMessage
+	// message attributes. It is independent of OnFailureArn: AWS lets a
+	// function have destinations "in addition to or instead of" a DLQ, and
+	// with both configured both receive the failure.
+	DeadLetterArn string
+}
+
+// DefaultMaxEventAge is Lambda's default (and maximum) MaximumEventAgeInSeconds.
+const DefaultMaxEventAge = 6 * time.Hour
+
+func (f *Function) maxEventAge() time.Duration {
+	if f.MaxEventAge <= 0 {
+		return DefaultMaxEventAge
+	}
+	return f.MaxEventAge
 }
 
 // Destinations receives asynchronous invocation records (the SQS store).
@@ -150,6 +195,9 @@ func New(cfg Config) (*Store, *Service) {
 func (s *Store) AddFunction(f *Function) {
 	if f.Timeout == 0 {
 		f.Timeout = 3 * time.Second
+	}
+	if f.MaxEventAge == 0 {
+		f.MaxEventAge = DefaultMaxEventAge
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -227,24 +275,37 @@ func (s *Store) InvokeSync(ctx context.Context, f *Function, payload []byte, inv
 			}
 		}
 	case <-ctx.Done():
+		prefix := start.Format("2006-01-02T15:04:05.000Z")
+		if id := requestIDFrom(ctx); id != "" {
+			prefix += " " + id
+		}
 		ferr = &FunctionError{Type: TimedOutError, Message: fmt.Sprintf("%s Task timed out after %.2f seconds",
-			start.Format(time.RFC3339), f.Timeout.Seconds())}
+			prefix, f.Timeout.Seconds())}
 	}
+	if ferr == nil && !json.Valid(out) && len(out) > 0 {
+		ferr = &FunctionError{Type: "Runtime.InvalidResponse", Message: "the function returned a response that is not JSON"}
+	}
+	// Logged after the response check, so the log's errors match what the
+	// caller saw (the Errors metric counts an invalid response too).
 	inv := Invocation{Function: f.Name, Type: invType, Attempt: attempt, Start: start}
 	if ferr != nil {
 		inv.ErrorType, inv.Message = ferr.Type, ferr.Message
 	}
 	s.record(inv)
-	if ferr == nil && !json.Valid(out) && len(out) > 0 {
-		ferr = &FunctionError{Type: "Runtime.InvalidResponse", Message: "the function returned a response that is not JSON"}
-	}
 	return out, ferr
 }
 
 // InvokeAsync queues an Event invocation with Lambda's asynchronous
 // semantics: on a function error, retry AsyncRetries times with Lambda's
-// delays, then send the invocation record to the on-failure destination.
+// delays, then hand the failure to the on-failure destination and the
+// dead-letter queue. An event older than MaxEventAge when a retry comes due
+// is not retried (condition EventAgeExceeded).
 func (s *Store) InvokeAsync(f *Function, payload []byte) {
+	s.invokeAsync(f, payload, awsproto.NewRequestID())
+}
+
+func (s *Store) invokeAsync(f *Function, payload []byte, requestID string) {
+	queued := s.cfg.Clock.Now()
 	s.mu.Lock()
 	s.inflight++
 	s.mu.Unlock()
@@ -257,28 +318,45 @@ func (s *Store) InvokeAsync(f *Function, payload []byte) {
 			}
 			s.mu.Unlock()
 		}()
-		ctx := context.Background()
+		ctx := withRequestID(context.Background(), requestID)
 		var last *FunctionError
-		attempts := 1 + f.AsyncRetries
-		for i := 1; i <= attempts; i++ {
-			_, last = s.InvokeSync(ctx, f, payload, "Event", i)
+		attempts := 1 + max(f.AsyncRetries, 0)
+		condition := "RetriesExhausted"
+		n := 0
+		for {
+			n++
+			_, last = s.InvokeSync(ctx, f, payload, "Event", n)
 			if last == nil {
 				return
 			}
-			if i < attempts {
-				d := s.cfg.AsyncRetryDelays[min(i-1, len(s.cfg.AsyncRetryDelays)-1)]
-				_ = clock.Sleep(ctx, s.cfg.Clock, d)
+			if n >= attempts {
+				break
+			}
+			d := s.cfg.AsyncRetryDelays[min(n-1, len(s.cfg.AsyncRetryDelays)-1)]
+			_ = clock.Sleep(ctx, s.cfg.Clock, d)
+			if s.cfg.Clock.Now().Sub(queued) > f.maxEventAge() {
+				condition = "EventAgeExceeded"
+				break
 			}
 		}
-		if f.OnFailureArn == "" || s.cfg.Destinations == nil {
-			return
-		}
+		s.discard(f, payload, requestID, condition, n, last)
+	})
+}
+
+// discard sends a failed async event to the function's failure targets: the
+// on-failure destination gets an invocation record, the dead-letter queue
+// the original event. With both configured, both get it.
+func (s *Store) discard(f *Function, payload []byte, requestID, condition string, invokeCount int, last *FunctionError) {
+	if s.cfg.Destinations == nil {
+		return
+	}
+	if f.OnFailureArn != "" {
 		rec := map[string]any{
 			"version":   "1.0",
 			"timestamp": s.cfg.Clock.Now().Format("2006-01-02T15:04:05.000Z"),
 			"requestContext": map[string]any{
-				"requestId": awsproto.NewRequestID(), "functionArn": f.Arn + ":$LATEST",
-				"condition": "RetriesExhausted", "approximateInvokeCount": attempts,
+				"requestId": requestID, "functionArn": f.Arn + ":$LATEST",
+				"condition": condition, "approximateInvokeCount": invokeCount,
 			},
 			"requestPayload":  json.RawMessage(payload),
 			"responseContext": map[string]any{"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
@@ -286,7 +364,22 @@ func (s *Store) InvokeAsync(f *Function, payload []byte) {
 		}
 		body, _ := json.Marshal(rec)
 		_ = s.cfg.Destinations.SendByArn(f.OnFailureArn, string(body), nil)
-	})
+	}
+	if f.DeadLetterArn != "" {
+		msg := ""
+		if last != nil {
+			msg = last.Message
+		}
+		if len(msg) > 1024 { // "the first 1 KB of the error message"
+			msg = msg[:1024]
+		}
+		// On AWS ErrorCode is a Number attribute (the 3-digit status of the
+		// failed invocation: 200 for a function error); the Destinations
+		// interface carries String attributes only.
+		_ = s.cfg.Destinations.SendByArn(f.DeadLetterArn, string(payload), map[string]string{
+			"RequestID": requestID, "ErrorCode": "200", "ErrorMessage": msg,
+		})
+	}
 }
 
 // WaitAsync blocks until no asynchronous invocation is in flight.
@@ -355,7 +448,7 @@ func (sv *Service) ServeAWS(w http.ResponseWriter, r *http.Request, c *awsproto.
 			sv.WriteError(w, c, awsproto.Errorf(413, "RequestTooLargeException", "Request must be smaller than 6291456 bytes for the InvokeFunction operation"))
 			return
 		}
-		out, ferr := s.InvokeSync(c.Ctx, f, payload, invType, 1)
+		out, ferr := s.InvokeSync(withRequestID(c.Ctx, c.RequestID), f, payload, invType, 1)
 		w.Header().Set("X-Amz-Executed-Version", "$LATEST")
 		if ferr != nil {
 			w.Header().Set("X-Amz-Function-Error", "Unhandled")
@@ -374,7 +467,7 @@ func (sv *Service) ServeAWS(w http.ResponseWriter, r *http.Request, c *awsproto.
 			sv.WriteError(w, c, awsproto.Errorf(413, "RequestTooLargeException", "Request must be smaller than 262144 bytes for the InvokeFunction operation"))
 			return
 		}
-		s.InvokeAsync(f, payload)
+		s.invokeAsync(f, payload, c.RequestID)
 		w.WriteHeader(202)
 	case "DryRun":
 		w.WriteHeader(204)
