@@ -8,11 +8,13 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
-	"regexp"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 
@@ -88,11 +90,29 @@ func (s *Store) OnEvent(f func(exec *Execution, ev asl.HistoryEvent)) {
 	s.onEvent = append(s.onEvent, f)
 }
 
-var nameRE = regexp.MustCompile(`^[0-9A-Za-z_-]{1,80}$`)
+// validName applies AWS's rule for state machine and execution names: 1–80
+// characters, none of them whitespace, brackets < > { } [ ], wildcards ? *,
+// the special characters " # % \ ^ | ~ ` $ & , ; : /, or control characters
+// (U+0000–001F, U+007F–009F). The 0-9A-Za-z-_ set is only AWS's
+// recommendation for CloudWatch Logs; a name such as "run.1" is accepted.
+func validName(name string) bool {
+	if !utf8.ValidString(name) {
+		return false
+	}
+	if n := utf8.RuneCountInString(name); n < 1 || n > 80 {
+		return false
+	}
+	for _, r := range name {
+		if unicode.IsSpace(r) || r <= 0x1f || (r >= 0x7f && r <= 0x9f) || strings.ContainsRune("<>{}[]?*\"#%\\^|~`$&,;:/", r) {
+			return false
+		}
+	}
+	return true
+}
 
 // CreateStateMachine validates and stores a definition.
 func (s *Store) CreateStateMachine(name, definition, roleArn string) (*StateMachine, *awsproto.Error) {
-	if !nameRE.MatchString(name) {
+	if !validName(name) {
 		return nil, awsproto.Errorf(400, "InvalidName", "Invalid Name: '%s'", name)
 	}
 	if roleArn == "" {
@@ -106,7 +126,10 @@ func (s *Store) CreateStateMachine(name, definition, roleArn string) (*StateMach
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if old, ok := s.machines[arn]; ok {
-		if old.Definition == definition && old.RoleArn == roleArn {
+		// AWS's idempotency check compares the name, definition and type
+		// (and logging, tracing, encryption, publish settings the local cloud
+		// does not model); a different roleArn is ignored and not updated.
+		if old.Definition == definition {
 			return old, nil
 		}
 		return nil, awsproto.Errorf(400, "StateMachineAlreadyExists", "State Machine Already Exists: '%s'", arn)
@@ -143,7 +166,7 @@ func (s *Store) StartExecution(smArn, name, input string) (*Execution, *awsproto
 	if name == "" {
 		name = awsproto.NewRequestID()
 	}
-	if !nameRE.MatchString(name) {
+	if !validName(name) {
 		s.mu.Unlock()
 		return nil, awsproto.Errorf(400, "InvalidName", "Invalid Name: '%s'", name)
 	}
@@ -299,7 +322,20 @@ func (sv *Service) ServeAWS(w http.ResponseWriter, r *http.Request, c *awsproto.
 			sv.WriteError(w, c, e)
 			return
 		}
+		s.mu.Lock()
+		_, known := s.machines[arn]
+		s.mu.Unlock()
+		if !known {
+			sv.WriteError(w, c, awsproto.Errorf(400, "StateMachineDoesNotExist", "State Machine Does Not Exist: '%s'", arn))
+			return
+		}
 		filter := str("statusFilter")
+		switch filter {
+		case "", "RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED", "PENDING_REDRIVE":
+		default:
+			sv.WriteError(w, c, awsproto.Errorf(400, "ValidationException", "1 validation error detected: Value '%s' at 'statusFilter' failed to satisfy constraint: Member must satisfy enum value set: [SUCCEEDED, TIMED_OUT, PENDING_REDRIVE, ABORTED, FAILED, RUNNING]", filter))
+			return
+		}
 		var list []map[string]any
 		all := s.Executions()
 		for i := len(all) - 1; i >= 0; i-- { // newest first, as AWS lists them
