@@ -2,7 +2,9 @@ package localcloud_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -16,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/platform/eks-connector-registrar/localcloud"
+	"github.com/platform/eks-connector-registrar/localcloud/lambda"
 )
 
 // One endpoint serves every service, routed by the SigV4 scope, and a
@@ -70,5 +73,59 @@ func TestOneEndpointServesEveryService(t *testing.T) {
 	var exists *sfntypes.ExecutionAlreadyExists
 	if !errors.As(err, &exists) {
 		t.Errorf("restarting a finished execution name: %v, want ExecutionAlreadyExists", err)
+	}
+}
+
+type blockingHandler struct{}
+
+func (blockingHandler) Invoke(ctx context.Context, _ []byte) ([]byte, error) {
+	<-ctx.Done()
+	return nil, ctx.Err()
+}
+
+type typedFailure struct{}
+
+func (typedFailure) Error() string { return "the step failed" }
+
+type failingHandler struct{}
+
+func (failingHandler) Invoke(context.Context, []byte) ([]byte, error) { return nil, typedFailure{} }
+
+// The names a state machine sees for a function that times out and for one
+// that returns a typed error are the ones Step Functions really uses:
+// Sandbox.Timedout, and the Go type name of the returned error.
+func TestLambdaFailuresReachTheStateMachineByTheirAWSNames(t *testing.T) {
+	c, err := localcloud.Start(localcloud.Options{NoAgent: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for name, h := range map[string]lambda.Handler{"slow": blockingHandler{}, "typed": failingHandler{}} {
+		arn := "arn:aws:lambda:us-east-1:123456789012:function:" + name
+		c.Lambda.AddFunction(&lambda.Function{Name: name, Arn: arn, Timeout: 50 * time.Millisecond,
+			Runner: lambda.InProcess{Handler: h, FunctionName: name, FunctionArn: arn}})
+	}
+	def := `{"StartAt":"T","States":{"T":{"Type":"Task","Resource":"arn:aws:lambda:us-east-1:123456789012:function:%s",
+		"Catch":[{"ErrorEquals":["States.ALL"],"ResultPath":"$.error","Next":"Caught"}],"End":true},
+		"Caught":{"Type":"Pass","End":true}}}`
+	for name, want := range map[string]string{"slow": "Sandbox.Timedout", "typed": "typedFailure"} {
+		sm, e := c.SFN.CreateStateMachine("m-"+name, fmt.Sprintf(def, name), "arn:aws:iam::123456789012:role/x")
+		if e != nil {
+			t.Fatal(e)
+		}
+		ex, e := c.SFN.StartExecution(sm.Arn, "run", `{}`)
+		if e != nil {
+			t.Fatal(e)
+		}
+		<-ex.Engine().Done()
+		var out struct {
+			Error struct{ Error, Cause string } `json:"error"`
+		}
+		if err := json.Unmarshal(ex.Engine().Output(), &out); err != nil {
+			t.Fatalf("%s: output %s: %v", name, ex.Engine().Output(), err)
+		}
+		if out.Error.Error != want {
+			t.Errorf("%s: the state machine caught %q, want %q (cause %s)", name, out.Error.Error, want, out.Error.Cause)
+		}
 	}
 }
