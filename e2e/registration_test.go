@@ -151,6 +151,13 @@ func TestWrongActivationCodeTimesOutAndCleansUp(t *testing.T) {
 		t.Errorf("the agent's wrong code was not rejected with InvalidActivation: %+v", e.c.Agent.Log())
 	}
 	assertNothingLeft(t, e)
+	// The agent read the real code before mangling it: the compensation path
+	// must not have leaked it either.
+	if codes := e.c.Agent.CodesRead(); len(codes) == 1 {
+		assertSecretNowhere(t, e, codes[0])
+	} else {
+		t.Errorf("the agent read %d codes, want 1", len(codes))
+	}
 }
 
 func TestInvalidEventIsRejectedWithoutSideEffects(t *testing.T) {
