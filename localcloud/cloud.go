@@ -64,6 +64,9 @@ type Options struct {
 	// EKS emulation knobs.
 	ClusterQuota         int
 	RolePropagationDelay time.Duration
+	// ClusterDeletionDuration is how long a deregistered cluster shows
+	// DELETING (EKS's default here: 2 minutes).
+	ClusterDeletionDuration time.Duration
 	// Enforce evaluates every caller's template policies (default true via
 	// Start; set DisablePolicies to turn it off).
 	DisablePolicies bool
@@ -145,7 +148,8 @@ func Start(o Options) (*Cloud, error) {
 	_, stsSvc = sts.New(sts.Config{Account: o.Account, Roles: c.IAM})
 	c.SSM, ssmSvc = ssm.New(ssm.Config{Region: o.Region, Account: o.Account, Clock: c.Clock})
 	c.EKS, eksSvc = eks.New(eks.Config{Region: o.Region, Account: o.Account, Clock: c.Clock, Roles: c.IAM,
-		Activations: c.SSM, ClusterQuota: o.ClusterQuota, RolePropagationDelay: o.RolePropagationDelay})
+		Activations: c.SSM, ClusterQuota: o.ClusterQuota, RolePropagationDelay: o.RolePropagationDelay,
+		DeletionDuration: o.ClusterDeletionDuration})
 	c.SQS, sqsSvc = sqs.New(sqs.Config{Region: o.Region, Account: o.Account, Clock: c.Clock})
 	c.Lambda, lambdaSvc = lambda.New(lambda.Config{Region: o.Region, Account: o.Account, Clock: c.Clock, Destinations: c.SQS})
 	c.Events, evSvc = events.New(events.Config{Region: o.Region, Account: o.Account, Clock: c.Clock,
