@@ -22,8 +22,15 @@ func TestDeregistrationWhileARegistrationWaits(t *testing.T) {
 		release()
 		t.Fatalf("want the registration still waiting after 12 minutes")
 	}
+	// The stored code, as the operator would read it, to search for later.
+	code, _, ok := e.c.SSM.Parameter("/eks-connector-registrar/clusters/dereg-01/activation-code")
+	if !ok || code == "" {
+		release()
+		t.Fatal("no activation code stored while the registration waits")
+	}
 	e.put("Deregister Cluster", map[string]any{"clusterName": "dereg-01", "reason": "decommissioned"})
 	release()
+	defer assertSecretNowhere(t, e, code)
 
 	dereg := e.waitExecution("Deregistration", 1)
 	mustStatus(t, dereg, "SUCCEEDED")
