@@ -155,7 +155,14 @@ func Start(o Options) (*Cloud, error) {
 	c.Events, evSvc = events.New(events.Config{Region: o.Region, Account: o.Account, Clock: c.Clock,
 		Dispatcher: dispatcher{c}, DeadLetters: c.SQS})
 	c.SFN, sfnSvc = sfn.New(sfn.Config{Region: o.Region, Account: o.Account, Clock: c.Clock, Seed: o.Seed,
-		ClientConfig: func(smArn string) aws.Config { return c.configFor("sm:" + smArn) }})
+		ClientConfig: func(smArn string) aws.Config { return c.configFor("sm:" + smArn) },
+		StatusChanged: func(ex *sfn.Execution, detail map[string]any) {
+			// Step Functions reports every ended execution on the default bus.
+			b, _ := json.Marshal(detail)
+			_ = c.Events.PublishServiceEvent(events.Entry{Source: "aws.states",
+				DetailType: "Step Functions Execution Status Change", Detail: string(b),
+				Resources: []string{ex.Arn}})
+		}})
 	for _, s := range []awsproto.Service{iamSvc, stsSvc, eksSvc, ssmSvc, sqsSvc, evSvc, lambdaSvc, sfnSvc} {
 		c.Router.Register(s)
 	}

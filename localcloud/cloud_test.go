@@ -68,6 +68,18 @@ func TestOneEndpointServesEveryService(t *testing.T) {
 	if waited := d.StopDate.Sub(*d.StartDate); waited != 72*time.Hour {
 		t.Errorf("virtual wait %s, want 72h", waited)
 	}
+	// Step Functions reports the ended execution on the default bus.
+	var changes []string
+	for _, ev := range c.Events.Log() {
+		if ev.Source == "aws.states" && ev.DetailType == "Step Functions Execution Status Change" {
+			var det struct{ ExecutionArn, Status string }
+			_ = json.Unmarshal(ev.Detail, &det)
+			changes = append(changes, det.Status+" "+det.ExecutionArn)
+		}
+	}
+	if len(changes) != 1 || changes[0] != "SUCCEEDED "+aws.ToString(out.ExecutionArn) {
+		t.Errorf("status change events %v, want one SUCCEEDED for the execution", changes)
+	}
 	// Same name, same input while running is idempotent; after it ended, the name is taken.
 	_, err = client.StartExecution(ctx, &sfn.StartExecutionInput{StateMachineArn: aws.String(sm.Arn), Name: aws.String("one"), Input: aws.String(`{}`)})
 	var exists *sfntypes.ExecutionAlreadyExists

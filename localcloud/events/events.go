@@ -416,10 +416,20 @@ func entrySize(e Entry) int {
 // PutEvents accepts entries as the API does, without authorization (the Go
 // API for other services of the local cloud).
 func (s *Store) PutEvents(entries []Entry) ([]EntryResult, int) {
-	return s.putEvents(nil, entries)
+	return s.putEvents(nil, entries, false)
 }
 
-func (s *Store) checkEntry(e Entry) (code, msg string) {
+// PublishServiceEvent puts an event an AWS service emits on the default bus
+// (source "aws.<service>"), which customers may not send themselves.
+func (s *Store) PublishServiceEvent(e Entry) error {
+	res, failed := s.putEvents(nil, []Entry{e}, true)
+	if failed > 0 {
+		return fmt.Errorf("%s: %s", res[0].ErrorCode, res[0].ErrorMessage)
+	}
+	return nil
+}
+
+func (s *Store) checkEntry(e Entry, fromService bool) (code, msg string) {
 	switch {
 	case e.Source == "":
 		return "InvalidArgument", "Parameter Source is not valid. Reason: Source is a required argument."
@@ -427,7 +437,7 @@ func (s *Store) checkEntry(e Entry) (code, msg string) {
 		return "InvalidArgument", "Parameter DetailType is not valid. Reason: DetailType is a required argument."
 	case e.Detail == "":
 		return "InvalidArgument", "Parameter Detail is not valid. Reason: Detail is a required argument."
-	case strings.HasPrefix(e.Source, "aws."):
+	case strings.HasPrefix(e.Source, "aws.") && !fromService:
 		return "NotAuthorizedForSourceException", "Not authorized for the source."
 	}
 	v, err := decodeJSON([]byte(e.Detail))
@@ -437,12 +447,12 @@ func (s *Store) checkEntry(e Entry) (code, msg string) {
 	return "", ""
 }
 
-func (s *Store) putEvents(c *awsproto.Call, entries []Entry) ([]EntryResult, int) {
+func (s *Store) putEvents(c *awsproto.Call, entries []Entry, fromService bool) ([]EntryResult, int) {
 	now := s.cfg.Clock.Now()
 	results := make([]EntryResult, len(entries))
 	failed := 0
 	for i, e := range entries {
-		if code, msg := s.checkEntry(e); code != "" {
+		if code, msg := s.checkEntry(e, fromService); code != "" {
 			results[i] = EntryResult{ErrorCode: code, ErrorMessage: msg}
 			failed++
 			continue
@@ -608,7 +618,7 @@ func (s *Store) opPutEvents(c *awsproto.Call, body []byte) (any, *awsproto.Error
 	if size > maxRequestSize {
 		return nil, validation("Total size of the entries in the request is over the limit.")
 	}
-	results, failed := s.putEvents(c, entries)
+	results, failed := s.putEvents(c, entries, false)
 	if failed == len(entries) {
 		// A caller with no permission at all is refused outright.
 		allDenied := true

@@ -32,6 +32,9 @@ type Config struct {
 	// with it, so the role's permissions are enforced as on AWS.
 	ClientConfig func(stateMachineArn string) aws.Config
 	Seed         uint64
+	// StatusChanged, when set, is told each time an execution ends, as Step
+	// Functions emits "Step Functions Execution Status Change" to EventBridge.
+	StatusChanged func(ex *Execution, detail map[string]any)
 }
 
 // StateMachine is a created state machine.
@@ -206,6 +209,9 @@ func (s *Store) StartExecution(smArn, name, input string) (*Execution, *awsproto
 		OnEvent: func(ev asl.HistoryEvent) {
 			for _, f := range listeners {
 				f(ex, ev)
+			}
+			if status, ok := terminalStatus[ev.Type]; ok && s.cfg.StatusChanged != nil {
+				s.cfg.StatusChanged(ex, statusChangeDetail(ex, status, ev))
 			}
 		},
 	})
@@ -447,4 +453,25 @@ func (sv *Service) history(w http.ResponseWriter, c *awsproto.Call, ex *Executio
 		out["nextToken"] = next
 	}
 	awsproto.WriteJSON(w, "1.0", out)
+}
+
+var terminalStatus = map[string]string{
+	"ExecutionSucceeded": "SUCCEEDED", "ExecutionFailed": "FAILED",
+	"ExecutionAborted": "ABORTED", "ExecutionTimedOut": "TIMED_OUT",
+}
+
+// statusChangeDetail is the detail of a "Step Functions Execution Status
+// Change" event (epoch milliseconds, input and output as JSON strings), built
+// from the execution's terminal history event.
+func statusChangeDetail(ex *Execution, status string, ev asl.HistoryEvent) map[string]any {
+	d := map[string]any{
+		"executionArn": ex.Arn, "stateMachineArn": ex.StateMachineArn, "name": ex.Name, "status": status,
+		"stopDate": ev.Timestamp.UnixMilli(), "input": ex.Input, "output": nil, "error": nil, "cause": nil,
+	}
+	for _, k := range []string{"output", "error", "cause"} {
+		if v, ok := ev.Details[k]; ok {
+			d[k] = v
+		}
+	}
+	return d
 }
