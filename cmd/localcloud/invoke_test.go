@@ -63,6 +63,9 @@ var eventCases = map[string]eventCase{
 	// the registration gone with the typed error the state machine catches.
 	"step-check-activation.json": {fn: "CheckActivationFunction", check: fails("RegistrationDisappeared",
 		"the registration of cluster prod-eu-1 (activation 8b1f2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d) disappeared while waiting for its agent: it was deregistered outside this workflow; send Register Cluster again to start over")},
+	// A registration stopped by hand: its status change compensates; with
+	// nothing of that execution left, that is a success.
+	"step-cleanup-execution-ended.json": {fn: "CleanupFunction", check: succeeds(map[string]any{"mode": "compensate", "clusterName": "prod-eu-1", "deregistered": false})},
 	// Compensation with nothing registered converges: nothing to remove is success.
 	"step-cleanup.json": {fn: "CleanupFunction", check: succeeds(map[string]any{"mode": "compensate", "clusterName": "prod-eu-1", "deregistered": false})},
 }

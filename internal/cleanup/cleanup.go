@@ -146,7 +146,7 @@ func NewCleanupHandler(cfg aws.Config, getenv func(string) string, log *slog.Log
 	if err != nil {
 		return nil, err
 	}
-	return lambda.NewHandler(c.Cleanup), nil
+	return lambda.NewHandler(c.handle), nil
 }
 
 // Cleanup runs the step. It is idempotent: every part treats "already gone"

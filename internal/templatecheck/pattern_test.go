@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/platform/eks-connector-registrar/internal/contract"
@@ -60,6 +61,14 @@ func TestTheRulePatternTakesExactlyTheRequests(t *testing.T) {
 			if json.Unmarshal(raw, &env) != nil || env["detail-type"] == nil {
 				continue // a step payload or env.json, not an EventBridge envelope
 			}
+			if src, _ := env["source"].(string); strings.HasPrefix(src, "aws.") {
+				// An AWS service's event (Step Functions' status change):
+				// the trigger must not take it.
+				if matches(filepath.Base(f), env) {
+					t.Errorf("the trigger's rule takes the AWS event events/%s", filepath.Base(f))
+				}
+				continue
+			}
 			requests++
 			name := filepath.Base(f)
 			env["source"] = source
@@ -98,4 +107,56 @@ func clone(m map[string]any) map[string]any {
 	var out map[string]any
 	_ = json.Unmarshal(b, &out)
 	return out
+}
+
+// The Cleanup function's rule takes Step Functions' status change for a
+// registration that ended ABORTED, TIMED_OUT or FAILED, and nothing else.
+func TestTheCleanupRuleTakesEndedRegistrations(t *testing.T) {
+	tpl, err := template.Load(filepath.Join(root, "template.yaml"), template.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fn, _ := tpl.Function("CleanupFunction")
+	sm, ok := tpl.StateMachine("RegistrationStateMachine")
+	if !ok {
+		t.Fatal("no RegistrationStateMachine")
+	}
+	var pattern []byte
+	for _, r := range tpl.Rules {
+		for _, tg := range r.Targets {
+			if tg.Arn == fn.Arn {
+				pattern = r.Pattern
+			}
+		}
+	}
+	if pattern == nil {
+		t.Fatal("no EventBridge rule targets CleanupFunction")
+	}
+	raw, err := os.ReadFile(filepath.Join(root, "events", "step-cleanup-execution-ended.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var env map[string]any
+	if err := json.Unmarshal(raw, &env); err != nil {
+		t.Fatal(err)
+	}
+	detail := env["detail"].(map[string]any)
+	for _, c := range []struct {
+		status, machine string
+		want            bool
+	}{
+		{"ABORTED", sm.Arn, true}, {"TIMED_OUT", sm.Arn, true}, {"FAILED", sm.Arn, true},
+		{"SUCCEEDED", sm.Arn, false}, {"RUNNING", sm.Arn, false},
+		{"ABORTED", strings.Replace(sm.Arn, "Registration", "Deregistration", 1), false},
+	} {
+		detail["status"], detail["stateMachineArn"] = c.status, c.machine
+		b, _ := json.Marshal(env)
+		got, err := events.MatchPattern(pattern, b)
+		if err != nil {
+			t.Fatalf("the Cleanup rule's pattern is invalid: %v", err)
+		}
+		if got != c.want {
+			t.Errorf("the Cleanup rule takes a %s execution of %s: %v, want %v", c.status, c.machine, got, c.want)
+		}
+	}
 }
