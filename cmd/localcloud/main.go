@@ -332,8 +332,8 @@ func summarize(detail json.RawMessage) string {
 		return ""
 	}
 	var parts []string
-	for _, k := range []string{"clusterName", "outcome", "reason", "error", "codeParameter", "installCommand"} {
-		if v, ok := m[k]; ok {
+	for _, k := range []string{"clusterName", "status", "outcome", "reason", "error", "codeParameter", "installCommand"} {
+		if v, ok := m[k]; ok && v != nil {
 			if k == "installCommand" {
 				parts = append(parts, "\n            install command shown to the operator:\n              "+fmt.Sprint(v))
 				continue
