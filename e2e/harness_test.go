@@ -7,7 +7,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"io"
 	"os"
 	"strings"
 	"sync"
@@ -160,5 +159,3 @@ func history(ex *sfn.Execution) string {
 	b, _ := json.Marshal(ex.Engine().History())
 	return string(b)
 }
-
-var _ = io.Discard

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -219,5 +218,3 @@ func assertSecretNowhere(t *testing.T, e *env, code string) {
 		t.Errorf("the activation code is in the function logs")
 	}
 }
-
-var _ = errors.New

@@ -117,7 +117,7 @@ func IsRolePropagation(err error) bool {
 // IsQuotaExceeded: the "Registered clusters" quota is reached.
 func IsQuotaExceeded(err error) bool { return is(err, EKSResourceLimitExceeded) }
 
-// IsInvalidActivation: the activation (or instance) named is gone already.
+// IsActivationGone: DeleteActivation found the activation gone already.
 func IsActivationGone(err error) bool { return is(err, SSMInvalidActivationID) }
 
 // IsInstanceGone: DeregisterManagedInstance found no such instance.

@@ -62,7 +62,7 @@ func (c *Call) Begin(op string) *Error {
 	if c.faults == nil {
 		return nil
 	}
-	return c.faults.apply(c.Ctx, c.Clock, c.Service, op)
+	return c.faults.apply(c.Ctx, c.Service, op)
 }
 
 // Authorize checks that the caller may perform action on resource, as IAM
@@ -156,7 +156,7 @@ func (f *Faults) InjectedCount(service, op string) int {
 	return f.Injected[service+":"+op]
 }
 
-func (f *Faults) apply(ctx context.Context, clk clock.Clock, service, op string) *Error {
+func (f *Faults) apply(ctx context.Context, service, op string) *Error {
 	f.mu.Lock()
 	var latency time.Duration
 	var fail *Error

@@ -411,7 +411,7 @@ func (sv *Service) ServeAWS(w http.ResponseWriter, r *http.Request, c *awsproto.
 		return
 	}
 	name := strings.TrimSuffix(strings.TrimPrefix(r.URL.EscapedPath(), prefix), "/invocations")
-	if u, err := urlUnescape(name); err == nil {
+	if u, err := url.PathUnescape(name); err == nil {
 		name = u
 	}
 	s := sv.s
@@ -475,8 +475,4 @@ func (sv *Service) ServeAWS(w http.ResponseWriter, r *http.Request, c *awsproto.
 		sv.WriteError(w, c, awsproto.Errorf(400, "InvalidParameterValueException",
 			"1 validation error detected: Value '%s' at 'invocationType' failed to satisfy constraint: Member must satisfy enum value set: [Event, RequestResponse, DryRun]", invType))
 	}
-}
-
-func urlUnescape(s string) (string, error) {
-	return url.PathUnescape(s)
 }

@@ -308,6 +308,19 @@ func (s *Store) url(base, name string) string { return base + "/" + s.cfg.Accoun
 
 // fromURL finds a queue by URL (any host; the path is /<account>/<name>).
 // Callers hold s.mu.
+// queueLocked finds the queue a request names and checks the caller may
+// perform action on it. The caller holds s.mu.
+func (s *Store) queueLocked(c *awsproto.Call, url, action string) (*queue, *awsproto.Error) {
+	q, e := s.fromURLLocked(url)
+	if e != nil {
+		return nil, e
+	}
+	if e := authorize(c, action, q.arn); e != nil {
+		return nil, e
+	}
+	return q, nil
+}
+
 func (s *Store) fromURLLocked(u string) (*queue, *awsproto.Error) {
 	if u == "" {
 		return nil, missingParam("QueueUrl")
@@ -402,11 +415,8 @@ func (s *Store) opGetQueueAttributes(c *awsproto.Call, body []byte) (any, *awspr
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	q, e := s.fromURLLocked(in.QueueUrl)
+	q, e := s.queueLocked(c, in.QueueUrl, "sqs:GetQueueAttributes")
 	if e != nil {
-		return nil, e
-	}
-	if e := authorize(c, "sqs:GetQueueAttributes", q.arn); e != nil {
 		return nil, e
 	}
 	now := s.cfg.Clock.Now()
@@ -476,11 +486,8 @@ func (s *Store) opSendMessage(c *awsproto.Call, body []byte) (any, *awsproto.Err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	q, e := s.fromURLLocked(in.QueueUrl)
+	q, e := s.queueLocked(c, in.QueueUrl, "sqs:SendMessage")
 	if e != nil {
-		return nil, e
-	}
-	if e := authorize(c, "sqs:SendMessage", q.arn); e != nil {
 		return nil, e
 	}
 	maxSize, _ := strconv.Atoi(q.attrs["MaximumMessageSize"])
@@ -530,11 +537,8 @@ func (s *Store) opReceiveMessage(c *awsproto.Call, body []byte) (any, *awsproto.
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	q, e := s.fromURLLocked(in.QueueUrl)
+	q, e := s.queueLocked(c, in.QueueUrl, "sqs:ReceiveMessage")
 	if e != nil {
-		return nil, e
-	}
-	if e := authorize(c, "sqs:ReceiveMessage", q.arn); e != nil {
 		return nil, e
 	}
 	vt, _ := strconv.Atoi(q.attrs["VisibilityTimeout"])
@@ -618,11 +622,8 @@ func (s *Store) opDeleteMessage(c *awsproto.Call, body []byte) (any, *awsproto.E
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	q, e := s.fromURLLocked(in.QueueUrl)
+	q, e := s.queueLocked(c, in.QueueUrl, "sqs:DeleteMessage")
 	if e != nil {
-		return nil, e
-	}
-	if e := authorize(c, "sqs:DeleteMessage", q.arn); e != nil {
 		return nil, e
 	}
 	raw, err := base64.StdEncoding.DecodeString(in.ReceiptHandle)
@@ -649,11 +650,8 @@ func (s *Store) opDeleteQueue(c *awsproto.Call, body []byte) (any, *awsproto.Err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	q, e := s.fromURLLocked(in.QueueUrl)
+	q, e := s.queueLocked(c, in.QueueUrl, "sqs:DeleteQueue")
 	if e != nil {
-		return nil, e
-	}
-	if e := authorize(c, "sqs:DeleteQueue", q.arn); e != nil {
 		return nil, e
 	}
 	delete(s.queues, q.name)
@@ -669,11 +667,8 @@ func (s *Store) opPurgeQueue(c *awsproto.Call, body []byte) (any, *awsproto.Erro
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	q, e := s.fromURLLocked(in.QueueUrl)
+	q, e := s.queueLocked(c, in.QueueUrl, "sqs:PurgeQueue")
 	if e != nil {
-		return nil, e
-	}
-	if e := authorize(c, "sqs:PurgeQueue", q.arn); e != nil {
 		return nil, e
 	}
 	q.msgs = nil
