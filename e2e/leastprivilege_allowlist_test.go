@@ -24,11 +24,6 @@ var leastPrivilegeAllowlist = []allowEntry{
 			"logs:PutLogEvents to write the function's log, which the local cloud does not emulate",
 	},
 	{
-		Action: "sqs:SendMessage", Resource: "${TriggerFailureQueue.Arn}", Principal: "TriggerFunction",
-		Why: "SAM adds it for the EventInvokeConfig on-failure destination; the Lambda service sends with the " +
-			"function's role, which the local Lambda does not authorize",
-	},
-	{
 		Action: "logs:", // every CloudWatch Logs action of the ExecutionLogDelivery statements
 		Why: "Step Functions needs these vended-log delivery actions to write the state machine's ERROR log " +
 			"(Logging in the template); the local Step Functions does not write CloudWatch Logs",

@@ -150,8 +150,12 @@ func Start(o Options) (*Cloud, error) {
 	c.EKS, eksSvc = eks.New(eks.Config{Region: o.Region, Account: o.Account, Clock: c.Clock, Roles: c.IAM,
 		Activations: c.SSM, ClusterQuota: o.ClusterQuota, RolePropagationDelay: o.RolePropagationDelay,
 		DeletionDuration: o.ClusterDeletionDuration})
-	c.SQS, sqsSvc = sqs.New(sqs.Config{Region: o.Region, Account: o.Account, Clock: c.Clock})
-	c.Lambda, lambdaSvc = lambda.New(lambda.Config{Region: o.Region, Account: o.Account, Clock: c.Clock, Destinations: c.SQS})
+	// Queue and function policies always go to the engine (a malformed one
+	// fails the deploy); authz decides whether they are enforced.
+	c.SQS, sqsSvc = sqs.New(sqs.Config{Region: o.Region, Account: o.Account, Clock: c.Clock, Authz: authz, Policies: c.Policies})
+	c.Lambda, lambdaSvc = lambda.New(lambda.Config{Region: o.Region, Account: o.Account, Clock: c.Clock, Destinations: c.SQS,
+		Authz: authz, Policies: c.Policies})
+	c.Faults.Sandboxes = c.Lambda // a KillCaller fault ends the caller's execution environment
 	c.Events, evSvc = events.New(events.Config{Region: o.Region, Account: o.Account, Clock: c.Clock,
 		Dispatcher: dispatcher{c}, DeadLetters: c.SQS})
 	c.SFN, sfnSvc = sfn.New(sfn.Config{Region: o.Region, Account: o.Account, Clock: c.Clock, Seed: o.Seed,
@@ -276,7 +280,9 @@ func (c *Cloud) deploy(o Options) error {
 		dir := CodeDir(f.LogicalID)
 		key := functionKey(f.LogicalID)
 		c.principals[key] = &awsproto.Principal{Name: f.LogicalID, ARN: f.RoleArn}
-		if err := c.setPolicies(f.LogicalID, f.PolicyDocuments); err != nil {
+		// The role's policies: those written in Policies and those SAM adds
+		// (destinations, dead-letter queue), which Lambda itself uses.
+		if err := c.setPolicies(f.LogicalID, f.PolicyDocuments, f.ImplicitPolicyDocuments...); err != nil {
 			return fmt.Errorf("function %s: %w", f.LogicalID, err)
 		}
 		var runner lambda.Runner
@@ -288,11 +294,17 @@ func (c *Cloud) deploy(o Options) error {
 				return fmt.Errorf("function %s: no in-process factory for functions/%s", f.LogicalID, dir)
 			}
 			env := f.Environment
-			h, err := factory(c.configWithKey(key), func(k string) string { return env[k] })
+			// One handler per execution environment, each signed with a
+			// session token of its own, as Lambda gives each environment.
+			pool, err := lambda.NewPool(f.FunctionName, f.Arn, func(sessionToken string) (lambda.Handler, error) {
+				cfg := c.configWithKey(key)
+				cfg.Credentials = credentials.NewStaticCredentialsProvider(key, "local-secret", sessionToken)
+				return factory(cfg, func(k string) string { return env[k] })
+			})
 			if err != nil {
 				return fmt.Errorf("function %s: building its handler: %w", f.LogicalID, err)
 			}
-			runner = lambda.InProcess{Handler: h, FunctionName: f.FunctionName, FunctionArn: f.Arn}
+			runner = pool
 		}
 		c.Lambda.AddFunction(&lambda.Function{
 			Name: f.FunctionName, Arn: f.Arn, Timeout: time.Duration(f.Timeout) * time.Second,
@@ -300,7 +312,22 @@ func (c *Cloud) deploy(o Options) error {
 			AsyncRetries: f.AsyncRetries, OnFailureArn: f.OnFailureArn,
 			MaxEventAge:   time.Duration(f.AsyncMaxEventAgeSeconds) * time.Second,
 			DeadLetterArn: f.DeadLetterArn,
+			Role:          c.principals[key],
 		})
+	}
+	for _, qp := range tpl.QueuePolicies {
+		for _, arn := range qp.QueueArns {
+			if err := c.SQS.SetQueuePolicy(arn, qp.LogicalID, string(qp.Document)); err != nil {
+				return fmt.Errorf("queue policy %s: %w", qp.LogicalID, err)
+			}
+		}
+	}
+	for _, p := range tpl.Permissions {
+		if _, e := c.Lambda.AddPermission(p.FunctionArn, lambda.Permission{StatementID: p.StatementID, Action: p.Action,
+			Principal: p.Principal, SourceArn: p.SourceArn, SourceAccount: p.SourceAccount, PrincipalOrgID: p.PrincipalOrgID,
+			EventSourceToken: p.EventSourceToken, FunctionURLAuthType: p.FunctionURLAuthType}); e != nil {
+			return fmt.Errorf("permission %s: %s", p.LogicalID, e.Message)
+		}
 	}
 	for _, sm := range tpl.StateMachines {
 		if len(sm.UnresolvedPlaceholders) > 0 {
@@ -339,15 +366,20 @@ func (c *Cloud) deploy(o Options) error {
 	return nil
 }
 
-func (c *Cloud) setPolicies(principal string, docs [][]byte) error {
+// setPolicies gives a principal its identity policies: docs written in the
+// template, then sam, the ones the SAM transform adds.
+func (c *Cloud) setPolicies(principal string, docs [][]byte, sam ...[]byte) error {
 	var ps []policy.Policy
-	for i, d := range docs {
+	for i, d := range append(append([][]byte(nil), docs...), sam...) {
 		p, err := policy.ParseDocument(d)
 		if err != nil {
 			return fmt.Errorf("policy %d: %w", i, err)
 		}
 		if p.Name == "" {
 			p.Name = fmt.Sprintf("%s-policy-%d", principal, i)
+			if i >= len(docs) {
+				p.Name = fmt.Sprintf("%s-sam-policy-%d", principal, i-len(docs))
+			}
 		}
 		ps = append(ps, p)
 	}
@@ -366,9 +398,20 @@ func (d dispatcher) Deliver(ctx context.Context, t events.Target, input []byte) 
 	case strings.Contains(t.Arn, ":lambda:"):
 		f, ok := d.c.Lambda.Lookup(t.Arn)
 		if !ok {
-			return fmt.Errorf("ResourceNotFoundException: function %s not found", t.Arn)
+			return &events.DeliveryError{Code: "RESOURCE_NOT_FOUND", Message: fmt.Sprintf("Function not found: %s", t.Arn), NoRetry: true}
 		}
-		d.c.Lambda.InvokeAsync(f, input)
+		// EventBridge invokes as its service principal, for the rule: the
+		// function's policy must allow it (SAM's AWS::Lambda::Permission).
+		// EventBridge does not retry a permission error.
+		src := map[string]string{"aws:SourceArn": t.RuleArn, "aws:SourceAccount": d.c.Account}
+		if err := d.c.Lambda.InvokeAsyncAs(awsproto.ServicePrincipal(events.Principal), src, f, input); err != nil {
+			de := &events.DeliveryError{Code: "NO_PERMISSIONS", Message: err.Error(), NoRetry: true}
+			var denied *awsproto.DeniedError
+			if errors.As(err, &denied) {
+				de.Message, de.Why = denied.Err.Message, denied.Why
+			}
+			return de
+		}
 		return nil
 	case strings.Contains(t.Arn, ":states:"):
 		_, e := d.c.SFN.StartExecution(t.Arn, "", string(input))

@@ -13,26 +13,81 @@ import (
 )
 
 // Principal is who signed a request: a function's role, a state machine's
-// role, the simulated agent, or an administrator (tests, the CLI).
+// role, the simulated agent, or an administrator (tests, the CLI); or an AWS
+// service acting for a resource of the account (EventBridge delivering a
+// rule's event), which only resource-based policies can allow.
 type Principal struct {
 	// Name identifies the caller in permission records, e.g. "RegisterFunction".
 	Name string
 	// ARN is the caller's role ARN, as sts:GetCallerIdentity reports it.
 	ARN string
+	// Service is the service principal ("events.amazonaws.com") when an AWS
+	// service is the caller; then ARN is empty and no identity policy applies.
+	Service string
 	// Admin principals are allowed everything (and nothing is recorded).
 	Admin bool
 }
 
-// Authorizer decides whether a principal may perform action on resource.
-// Implementations record every check for the least-privilege report.
+// ServicePrincipal is the principal of an AWS service acting on the
+// account's behalf, e.g. ServicePrincipal("events.amazonaws.com").
+func ServicePrincipal(service string) *Principal {
+	return &Principal{Name: service, Service: service}
+}
+
+// Decision is an Authorizer's answer.
+type Decision struct {
+	Allowed bool
+	// ExplicitDeny is "identity-based" or "resource-based" when a Deny
+	// statement of that kind of policy decided; "" otherwise.
+	ExplicitDeny string
+	// Why says, for a person, why a request was denied ("" when allowed).
+	Why string
+}
+
+// Authorizer decides whether a principal may perform action on resource, as
+// AWS does within one account: an explicit Deny in any policy wins, then an
+// Allow in the principal's identity-based policies or in the resource's
+// resource-based policy allows. Implementations record every check for the
+// least-privilege report.
 type Authorizer interface {
-	Authorize(p *Principal, action, resource string, conditions map[string]string) (allowed bool)
+	Decide(p *Principal, action, resource string, conditions map[string]string) Decision
+}
+
+// ResourcePolicies holds resource-based policies by resource ARN, for an
+// Authorizer to evaluate: the SQS and Lambda stores keep their queues' and
+// functions' policies there. doc is the policy JSON; empty removes it. name
+// is how records name the policy (the template's logical id, "function
+// policy of f"). A malformed document is refused with an error.
+type ResourcePolicies interface {
+	SetResourcePolicy(resourceArn, name string, doc []byte) error
 }
 
 // AllowAll is the Authorizer used when no policies are loaded.
 type AllowAll struct{}
 
-func (AllowAll) Authorize(*Principal, string, string, map[string]string) bool { return true }
+func (AllowAll) Decide(*Principal, string, string, map[string]string) Decision {
+	return Decision{Allowed: true}
+}
+
+// AccessDenied is the error a service returns for a denied decision, with
+// AWS's wording for each cause. code is the service's access-denied code.
+func AccessDenied(code string, p *Principal, action, resource string, d Decision) *Error {
+	who := "User: " + p.ARN
+	if p.Service != "" {
+		who = "Service: " + p.Service
+	}
+	var why string
+	switch {
+	case d.ExplicitDeny != "":
+		why = fmt.Sprintf("with an explicit deny in a %s policy", d.ExplicitDeny)
+	case p.Service != "":
+		why = fmt.Sprintf("because no resource-based policy allows the %s action", action)
+	default:
+		why = fmt.Sprintf("because no identity-based policy allows the %s action", action)
+	}
+	return &Error{Code: code, Status: 403, Message: fmt.Sprintf("%s is not authorized to perform: %s on resource: %s %s",
+		who, action, resource, why)}
+}
 
 // Call is one request as a service sees it.
 type Call struct {
@@ -47,6 +102,10 @@ type Call struct {
 	// Endpoint is the scheme and host the caller used (SQS builds queue URLs
 	// from it, as AWS answers with its own endpoint).
 	Endpoint string
+	// SessionToken is the X-Amz-Security-Token the request was signed with.
+	// A Lambda execution environment's credentials carry one of its own, so
+	// it names the sandbox that made the call (a KillCaller fault ends it).
+	SessionToken string
 
 	authz  Authorizer
 	faults *Faults
@@ -56,29 +115,35 @@ type Call struct {
 const Partition = "aws"
 
 // Begin names the operation, applies injected faults and latency, and must be
-// the first thing an operation does. A non-nil error is the response.
+// the first thing an operation does. A non-nil error is the response. A
+// KillCaller fault does not return: the caller's sandbox is ended and the
+// call is dropped unanswered (sandbox.go).
 func (c *Call) Begin(op string) *Error {
 	c.Op = op
 	if c.faults == nil {
 		return nil
 	}
-	return c.faults.apply(c.Ctx, c.Service, op)
+	e, kill := c.faults.apply(c)
+	if kill {
+		c.faults.killCaller(c)
+	}
+	return e
 }
 
-// Authorize checks that the caller may perform action on resource, as IAM
-// would, and returns the service's AccessDenied error when it may not. code
-// is the service's own access-denied code (AccessDeniedException for EKS, SSM,
+// Authorize checks that the caller may perform action on resource, as AWS
+// would (its identity policies, and the resource's policy when it has one),
+// and returns the service's AccessDenied error when it may not. code is the
+// service's own access-denied code (AccessDeniedException for EKS, SSM,
 // Step Functions; AccessDenied for IAM and STS).
 func (c *Call) Authorize(code, action, resource string, conditions map[string]string) *Error {
 	if c.authz == nil || c.Principal == nil {
 		return nil
 	}
-	if c.authz.Authorize(c.Principal, action, resource, conditions) {
+	d := c.authz.Decide(c.Principal, action, resource, conditions)
+	if d.Allowed {
 		return nil
 	}
-	return &Error{Code: code, Status: 403, Message: fmt.Sprintf(
-		"User: %s is not authorized to perform: %s on resource: %s because no identity-based policy allows the %s action",
-		c.Principal.ARN, action, resource, action)}
+	return AccessDenied(code, c.Principal, action, resource, d)
 }
 
 // ARN builds an ARN in this call's partition, region and account.
@@ -111,6 +176,16 @@ type Fault struct {
 	// Latency is added to every matching call, in real time: a caller is
 	// busy while it waits for an answer, so virtual time could not pass.
 	Latency time.Duration
+	// Caller limits the fault to calls signed by this principal
+	// (Principal.Name, e.g. a function's logical id); "" matches any.
+	Caller string
+	// KillCaller: instead of failing, a selected call (FirstN, Fraction)
+	// ends the Lambda execution environment that made it, as a crash of the
+	// function at that instant would: the call is never served or answered,
+	// the invocation fails with Runtime.ExitError, and the environment is
+	// gone (sandbox.go). Only calls from an execution environment (signed
+	// with its session token) match; Code is not used.
+	KillCaller bool
 
 	seen int
 }
@@ -120,8 +195,14 @@ type Faults struct {
 	mu     sync.Mutex
 	faults []*Fault
 	rng    *rand.Rand
-	// Injected counts the failures injected, per "service:Op".
+	// Injected counts the failures injected (and callers killed), per
+	// "service:Op".
 	Injected map[string]int
+	// Sandboxes ends the execution environment a KillCaller fault names
+	// (the Lambda emulation); nil only drops the killed caller's calls.
+	Sandboxes SandboxKiller
+
+	dead map[string]bool // session tokens of killed sandboxes
 }
 
 // NewFaults makes an empty fault set with a seeded random source.
@@ -156,21 +237,26 @@ func (f *Faults) InjectedCount(service, op string) int {
 	return f.Injected[service+":"+op]
 }
 
-func (f *Faults) apply(ctx context.Context, service, op string) *Error {
+func (f *Faults) apply(c *Call) (fail *Error, kill bool) {
+	service, op := c.Service, c.Op
 	f.mu.Lock()
 	var latency time.Duration
-	var fail *Error
 	for _, ft := range f.faults {
-		if (ft.Service != "" && ft.Service != service) || (ft.Op != "" && ft.Op != op) {
+		if (ft.Service != "" && ft.Service != service) || (ft.Op != "" && ft.Op != op) ||
+			(ft.Caller != "" && (c.Principal == nil || c.Principal.Name != ft.Caller)) {
 			continue
 		}
 		latency += ft.Latency
-		if fail != nil || ft.Code == "" {
+		if fail != nil || kill || (ft.Code == "" && !ft.KillCaller) || (ft.KillCaller && c.SessionToken == "") {
 			continue
 		}
 		ft.seen++
 		if (ft.FirstN > 0 && ft.seen <= ft.FirstN) || (ft.Fraction > 0 && f.rng.Float64() < ft.Fraction) {
-			fail = &Error{Code: ft.Code, Status: ft.Status, Message: ft.Message, RetryAfterMillis: ft.RetryAfterMillis}
+			if ft.KillCaller {
+				kill = true
+			} else {
+				fail = &Error{Code: ft.Code, Status: ft.Status, Message: ft.Message, RetryAfterMillis: ft.RetryAfterMillis}
+			}
 			f.Injected[service+":"+op]++
 		}
 	}
@@ -179,11 +265,11 @@ func (f *Faults) apply(ctx context.Context, service, op string) *Error {
 		t := time.NewTimer(latency)
 		select {
 		case <-t.C:
-		case <-ctx.Done():
+		case <-c.Ctx.Done():
 			t.Stop()
 		}
 	}
-	return fail
+	return fail, kill
 }
 
 // ---------------------------------------------------------------------------
@@ -209,13 +295,18 @@ type Router struct {
 	// OnCall, when set, is told about every call after it is answered (the
 	// timeline of `make run`, and tests that count calls).
 	OnCall func(c *Call, status int)
+	// OnAnswer, when set, is also given the body of every answer (tests that
+	// must know what a caller was told, e.g. a code a crashed caller lost).
+	OnAnswer func(c *Call, status int, body []byte)
 
 	services map[string]Service
 }
 
 type statusWriter struct {
 	http.ResponseWriter
-	status int
+	status  int
+	capture bool
+	body    []byte
 }
 
 func (s *statusWriter) WriteHeader(code int) {
@@ -228,6 +319,9 @@ func (s *statusWriter) WriteHeader(code int) {
 func (s *statusWriter) Write(b []byte) (int, error) {
 	if s.status == 0 {
 		s.status = http.StatusOK
+	}
+	if s.capture {
+		s.body = append(s.body, b...)
 	}
 	return s.ResponseWriter.Write(b)
 }
@@ -270,19 +364,25 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c := &Call{
 		Ctx: r.Context(), Service: cred.Service, Region: cred.Region, Account: rt.Account,
 		Principal: p, RequestID: NewRequestID(), Clock: rt.Clock, authz: rt.Authz, faults: rt.Faults,
-		Endpoint: endpointOf(r),
+		Endpoint: endpointOf(r), SessionToken: r.Header.Get("X-Amz-Security-Token"),
 	}
 	if p.Admin {
 		c.authz = nil
 	}
+	rt.Faults.dropIfDead(c)
 	w.Header().Set("x-amzn-RequestId", c.RequestID)
-	if rt.OnCall == nil {
+	if rt.OnCall == nil && rt.OnAnswer == nil {
 		svc.ServeAWS(w, r, c)
 		return
 	}
-	sw := &statusWriter{ResponseWriter: w}
+	sw := &statusWriter{ResponseWriter: w, capture: rt.OnAnswer != nil}
 	svc.ServeAWS(sw, r, c)
-	rt.OnCall(c, sw.status)
+	if rt.OnCall != nil {
+		rt.OnCall(c, sw.status)
+	}
+	if rt.OnAnswer != nil {
+		rt.OnAnswer(c, sw.status, sw.body)
+	}
 }
 
 // guessService picks a service for an unsigned request from X-Amz-Target.

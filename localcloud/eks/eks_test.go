@@ -584,11 +584,11 @@ type denyAuthz struct {
 	checked []string
 }
 
-func (d *denyAuthz) Authorize(_ *awsproto.Principal, action, resource string, _ map[string]string) bool {
+func (d *denyAuthz) Decide(_ *awsproto.Principal, action, resource string, _ map[string]string) awsproto.Decision {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.checked = append(d.checked, action+" "+resource)
-	return action != d.deny
+	return awsproto.Decision{Allowed: action != d.deny}
 }
 
 func TestAuthorization(t *testing.T) {

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/platform/eks-connector-registrar/localcloud/awsproto"
 	"github.com/platform/eks-connector-registrar/localcloud/clock"
 )
 
@@ -47,7 +48,7 @@ func backoff(n int) time.Duration {
 func (s *Store) deliver(t Target, ev Event, input []byte, inputErr error) {
 	ingested := s.cfg.Clock.Now()
 	maxRetries, maxAge := retryLimits(t)
-	code, msg, exhausted := "", "", ""
+	code, msg, why, exhausted := "", "", "", ""
 	retries := 0
 	if inputErr != nil {
 		code, msg = "INVALID_JSON", inputErr.Error()
@@ -62,7 +63,7 @@ func (s *Store) deliver(t Target, ev Event, input []byte, inputErr error) {
 			code, msg = "SDK_CLIENT_ERROR", err.Error()
 			var de *DeliveryError
 			if errors.As(err, &de) {
-				code, msg = de.Code, de.Message
+				code, msg, why = de.Code, de.Message, de.Why
 				if de.NoRetry {
 					break
 				}
@@ -82,7 +83,8 @@ func (s *Store) deliver(t Target, ev Event, input []byte, inputErr error) {
 			retries++
 		}
 	}
-	f := Failure{RuleArn: t.RuleArn, TargetID: t.ID, TargetArn: t.Arn, EventID: ev.ID, Code: code, Message: msg, Attempts: retries + 1}
+	f := Failure{RuleArn: t.RuleArn, TargetID: t.ID, TargetArn: t.Arn, EventID: ev.ID, Code: code, Message: msg, Why: why, Attempts: retries + 1,
+		DeadLetterArn: t.DeadLetterArn}
 	if t.DeadLetterArn != "" && s.cfg.DeadLetters != nil {
 		attrs := map[string]string{
 			"RULE_ARN":       t.RuleArn,
@@ -94,10 +96,12 @@ func (s *Store) deliver(t Target, ev Event, input []byte, inputErr error) {
 		if exhausted != "" {
 			attrs["EXHAUSTED_RETRY_CONDITION"] = exhausted
 		}
-		if err := s.cfg.DeadLetters.SendByArn(t.DeadLetterArn, string(ev.JSON), attrs); err == nil {
+		// EventBridge sends as its service principal on the rule's behalf.
+		src := map[string]string{"aws:SourceArn": t.RuleArn, "aws:SourceAccount": s.cfg.Account}
+		if err := s.cfg.DeadLetters.SendAs(awsproto.ServicePrincipal(Principal), src, t.DeadLetterArn, string(ev.JSON), attrs); err == nil {
 			f.DeadLettered = true
 		} else {
-			f.Message += "; dead-letter queue: " + err.Error()
+			f.DeadLetterError = err.Error()
 		}
 	}
 	s.mu.Lock()

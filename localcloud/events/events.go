@@ -40,9 +40,17 @@ type Dispatcher interface {
 }
 
 // DeadLetters receives events whose delivery failed for good (an SQS store).
+// EventBridge sends them as the service principal events.amazonaws.com on
+// the rule's behalf, so the queue's policy must allow sqs:SendMessage to it
+// (with the conditions aws:SourceArn, the rule's ARN, and
+// aws:SourceAccount); SendAs refuses the send otherwise.
 type DeadLetters interface {
-	SendByArn(queueArn, body string, attrs map[string]string) error
+	SendAs(p *awsproto.Principal, conditions map[string]string, queueArn, body string, attrs map[string]string) error
 }
+
+// Principal is EventBridge's service principal: it invokes resource-policy
+// targets (Lambda functions) and sends dead letters as this principal.
+const Principal = "events.amazonaws.com"
 
 // DeliveryError lets a Dispatcher say what went wrong, as EventBridge reports
 // it in the dead-letter message's ERROR_CODE, and whether a retry can help
@@ -52,6 +60,10 @@ type DeliveryError struct {
 	Code    string // e.g. RESOURCE_NOT_FOUND, NO_PERMISSIONS, THROTTLING, SDK_CLIENT_ERROR
 	Message string
 	NoRetry bool
+	// Why is the local cloud's explanation (which policy statement did not
+	// allow the invocation), kept in the Failure; AWS gives none, so it
+	// stays out of the dead letter's ERROR_MESSAGE.
+	Why string
 }
 
 func (e *DeliveryError) Error() string { return e.Code + ": " + e.Message }
@@ -149,8 +161,17 @@ type Failure struct {
 	RuleArn, TargetID, TargetArn string
 	EventID                      string
 	Code, Message                string
-	Attempts                     int
-	DeadLettered                 bool
+	// Why is the local cloud's explanation of a permission failure.
+	Why      string
+	Attempts int
+	// DeadLetterArn is the target's dead-letter queue ("" if none);
+	// DeadLettered says the event is in it. When it is not, DeadLetterError
+	// says why (the queue policy does not allow EventBridge to send, the
+	// queue does not exist): the event is lost, and EventBridge counts it in
+	// its InvocationsFailedToBeSentToDlq metric.
+	DeadLetterArn   string
+	DeadLettered    bool
+	DeadLetterError string
 }
 
 // Store is EventBridge's state.
@@ -376,6 +397,21 @@ func (s *Store) Failures() []Failure {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]Failure(nil), s.failures...)
+}
+
+// InvocationsFailedToBeSentToDlq counts the failed deliveries whose
+// dead-letter queue refused the event (EventBridge's metric of that name):
+// those events are lost.
+func (s *Store) InvocationsFailedToBeSentToDlq() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, f := range s.failures {
+		if f.DeadLetterArn != "" && !f.DeadLettered {
+			n++
+		}
+	}
+	return n
 }
 
 // ---------------------------------------------------------------------------

@@ -56,14 +56,16 @@ type fakeDLQ struct {
 }
 
 type dlqMsg struct {
-	arn, body string
-	attrs     map[string]string
+	sender     *awsproto.Principal
+	conditions map[string]string
+	arn, body  string
+	attrs      map[string]string
 }
 
-func (q *fakeDLQ) SendByArn(arn, body string, attrs map[string]string) error {
+func (q *fakeDLQ) SendAs(p *awsproto.Principal, conditions map[string]string, arn, body string, attrs map[string]string) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	q.msgs = append(q.msgs, dlqMsg{arn, body, attrs})
+	q.msgs = append(q.msgs, dlqMsg{p, conditions, arn, body, attrs})
 	return nil
 }
 
@@ -191,6 +193,12 @@ func TestRuleDeliveryRetryAndDLQ(t *testing.T) {
 	var body map[string]any
 	if json.Unmarshal([]byte(m.body), &body) != nil || body["detail-type"] != "ClusterRegistered" {
 		t.Fatalf("dlq body %s", m.body)
+	}
+	// EventBridge sends it as its service principal, on the rule's behalf.
+	if m.sender == nil || m.sender.Service != "events.amazonaws.com" ||
+		m.conditions["aws:SourceArn"] != "arn:aws:events:us-east-1:123456789012:rule/on-registered" ||
+		m.conditions["aws:SourceAccount"] != "123456789012" {
+		t.Fatalf("dead letter sent by %+v with %v", m.sender, m.conditions)
 	}
 	// A non-retryable error goes to the DLQ at once.
 	e.disp.calls, e.disp.err = 0, &events.DeliveryError{Code: "RESOURCE_NOT_FOUND", Message: "no such function", NoRetry: true}
@@ -328,11 +336,11 @@ type denyRecorder struct {
 	conds []map[string]string
 }
 
-func (d *denyRecorder) Authorize(_ *awsproto.Principal, action, _ string, c map[string]string) bool {
+func (d *denyRecorder) Decide(_ *awsproto.Principal, action, _ string, c map[string]string) awsproto.Decision {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.conds = append(d.conds, c)
-	return c["events:source"] != "forbidden"
+	return awsproto.Decision{Allowed: c["events:source"] != "forbidden"}
 }
 
 func TestPutEventsAuthorization(t *testing.T) {

@@ -130,6 +130,10 @@ type Function struct {
 	// function have destinations "in addition to or instead of" a DLQ, and
 	// with both configured both receive the failure.
 	DeadLetterArn string
+	// Role is the execution role's principal: Lambda sends the on-failure
+	// record and the dead letter with it, so its policies (and the queue's
+	// policy) must allow sqs:SendMessage. nil sends unchecked.
+	Role *awsproto.Principal
 }
 
 // DefaultMaxEventAge is Lambda's default (and maximum) MaximumEventAgeInSeconds.
@@ -143,8 +147,10 @@ func (f *Function) maxEventAge() time.Duration {
 }
 
 // Destinations receives asynchronous invocation records (the SQS store).
+// Lambda sends them with the function's execution role, so SendAs
+// authorizes sqs:SendMessage for it and refuses a send it may not make.
 type Destinations interface {
-	SendByArn(queueArn, body string, attrs map[string]string) error
+	SendAs(p *awsproto.Principal, conditions map[string]string, queueArn, body string, attrs map[string]string) error
 }
 
 // Invocation is one record of the invocation log.
@@ -165,6 +171,14 @@ type Config struct {
 	// AsyncRetryDelays are Lambda's waits between asynchronous attempts
 	// (about 1 and 2 minutes on AWS).
 	AsyncRetryDelays []time.Duration
+	// Authz decides the invocations other services make on a principal's
+	// behalf (InvokeAsyncAs: EventBridge invoking a rule's target); nil
+	// allows them all. API callers are authorized by the router.
+	Authz awsproto.Authorizer
+	// Policies receives every function's resource-based policy (its
+	// permissions: AddPermission, AWS::Lambda::Permission) for the
+	// Authorizer to evaluate; nil keeps them unchecked and unused.
+	Policies awsproto.ResourcePolicies
 }
 
 // Store holds the functions and the invocation log.
@@ -173,6 +187,11 @@ type Store struct {
 	mu  sync.Mutex
 	fns map[string]*Function // by name and by ARN
 	log []Invocation
+	// perms are the functions' resource-based policies, by function ARN
+	// (permissions.go).
+	perms map[string]*functionPolicy
+	// undelivered are async records the destinations refused.
+	undelivered []DeliveryFailure
 	// inflight counts async invocations, so tests can wait for them.
 	inflight int
 	drained  *sync.Cond
@@ -253,7 +272,10 @@ const TimedOutError = "Sandbox.Timedout"
 // cloud's clock is virtual.
 func (s *Store) InvokeSync(ctx context.Context, f *Function, payload []byte, invType string, attempt int) ([]byte, *FunctionError) {
 	start := s.cfg.Clock.Now()
-	ctx, cancel := context.WithTimeout(ctx, f.Timeout)
+	// A caller that goes away (a stopped execution's task, a client that
+	// timed out) does not stop the invocation: it runs to its end or its
+	// timeout, as on Lambda.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), f.Timeout)
 	defer cancel()
 	type result struct {
 		out []byte
@@ -350,6 +372,14 @@ func (s *Store) discard(f *Function, payload []byte, requestID, condition string
 	if s.cfg.Destinations == nil {
 		return
 	}
+	send := func(kind, target, body string, attrs map[string]string) {
+		if err := s.cfg.Destinations.SendAs(f.Role, nil, target, body, attrs); err != nil {
+			s.mu.Lock()
+			s.undelivered = append(s.undelivered, DeliveryFailure{Function: f.Name, RequestID: requestID,
+				Kind: kind, Target: target, Error: err.Error()})
+			s.mu.Unlock()
+		}
+	}
 	if f.OnFailureArn != "" {
 		rec := map[string]any{
 			"version":   "1.0",
@@ -363,7 +393,7 @@ func (s *Store) discard(f *Function, payload []byte, requestID, condition string
 			"responsePayload": last,
 		}
 		body, _ := json.Marshal(rec)
-		_ = s.cfg.Destinations.SendByArn(f.OnFailureArn, string(body), nil)
+		send("OnFailure", f.OnFailureArn, string(body), nil)
 	}
 	if f.DeadLetterArn != "" {
 		msg := ""
@@ -376,7 +406,7 @@ func (s *Store) discard(f *Function, payload []byte, requestID, condition string
 		// On AWS ErrorCode is a Number attribute (the 3-digit status of the
 		// failed invocation: 200 for a function error); the Destinations
 		// interface carries String attributes only.
-		_ = s.cfg.Destinations.SendByArn(f.DeadLetterArn, string(payload), map[string]string{
+		send("DeadLetterQueue", f.DeadLetterArn, string(payload), map[string]string{
 			"RequestID": requestID, "ErrorCode": "200", "ErrorMessage": msg,
 		})
 	}
@@ -402,8 +432,11 @@ func (*Service) WriteError(w http.ResponseWriter, _ *awsproto.Call, e *awsproto.
 
 func (sv *Service) ServeAWS(w http.ResponseWriter, r *http.Request, c *awsproto.Call) {
 	const prefix = "/2015-03-31/functions/"
+	if sv.servePolicy(w, r, c) {
+		return
+	}
 	if r.Method != http.MethodPost || !strings.HasPrefix(r.URL.Path, prefix) || !strings.HasSuffix(r.URL.Path, "/invocations") {
-		sv.WriteError(w, c, awsproto.Errorf(404, "UnknownOperationException", "the local cloud serves only Invoke for Lambda"))
+		sv.WriteError(w, c, awsproto.Errorf(404, "UnknownOperationException", "the local cloud serves only Invoke, AddPermission, RemovePermission and GetPolicy for Lambda"))
 		return
 	}
 	if e := c.Begin("Invoke"); e != nil {

@@ -32,8 +32,9 @@ func (h handlerFunc) Invoke(ctx context.Context, payload []byte) ([]byte, error)
 	return h(ctx, payload)
 }
 
-// sent is one SendByArn call.
+// sent is one SendAs call.
 type sent struct {
+	Sender    *awsproto.Principal
 	Arn, Body string
 	Attrs     map[string]string
 }
@@ -44,10 +45,10 @@ type fakeDestinations struct {
 	sent []sent
 }
 
-func (d *fakeDestinations) SendByArn(arn, body string, attrs map[string]string) error {
+func (d *fakeDestinations) SendAs(p *awsproto.Principal, _ map[string]string, arn, body string, attrs map[string]string) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.sent = append(d.sent, sent{arn, body, attrs})
+	d.sent = append(d.sent, sent{p, arn, body, attrs})
 	return nil
 }
 

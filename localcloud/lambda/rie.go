@@ -58,11 +58,13 @@ func NewRIE(cfg RIEConfig) *RIE {
 }
 
 // rieProc is one execution environment: an aws-lambda-rie process and the
-// bootstrap it started.
+// bootstrap it started. token is the session token of its credentials
+// (AWS_SESSION_TOKEN), which names it (sandbox.go).
 type rieProc struct {
 	cmd    *exec.Cmd
 	url    string
 	exited chan struct{}
+	token  string
 }
 
 // ErrRIEClosed is returned by Run after Close.
@@ -190,7 +192,8 @@ func (r *RIE) start(ctx context.Context) (*rieProc, error) {
 		"--log-level", "warn",
 		boot)
 	cmd.Dir = filepath.Dir(boot)
-	cmd.Env = r.environ()
+	token := newSessionToken()
+	cmd.Env = r.environ(token)
 	logs := r.cfg.Logs
 	if logs == nil {
 		logs = io.Discard
@@ -200,7 +203,7 @@ func (r *RIE) start(ctx context.Context) (*rieProc, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("starting %s: %w", r.cfg.RIEPath, err)
 	}
-	p := &rieProc{cmd: cmd, url: "http://" + addr + "/2015-03-31/functions/function/invocations", exited: make(chan struct{})}
+	p := &rieProc{cmd: cmd, url: "http://" + addr + "/2015-03-31/functions/function/invocations", exited: make(chan struct{}), token: token}
 	go func() { _ = cmd.Wait(); close(p.exited) }()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
@@ -226,8 +229,8 @@ func (r *RIE) start(ctx context.Context) (*rieProc, error) {
 
 // environ is the process environment: the function's variables plus what the
 // Lambda service sets (the emulator forwards its whole environment to the
-// bootstrap).
-func (r *RIE) environ() []string {
+// bootstrap), with the environment's own session token.
+func (r *RIE) environ(sessionToken string) []string {
 	env := map[string]string{
 		"PATH":                        "/usr/local/bin:/usr/bin:/bin",
 		"LANG":                        "en_US.UTF-8",
@@ -240,6 +243,7 @@ func (r *RIE) environ() []string {
 		env[k] = v
 	}
 	env["AWS_LAMBDA_FUNCTION_TIMEOUT"] = strconv.Itoa(r.timeoutSeconds())
+	env["AWS_SESSION_TOKEN"] = sessionToken
 	keys := make([]string, 0, len(env))
 	for k := range env {
 		keys = append(keys, k)
@@ -352,6 +356,43 @@ func (p *rieProc) kill() {
 	case <-p.exited:
 	case <-time.After(5 * time.Second):
 	}
+}
+
+// KillSandbox kills the execution environment whose session token is
+// sessionToken. During an invocation only the bootstrap is killed (SIGKILL),
+// so the emulator answers as Lambda does for a runtime that dies:
+// Runtime.ExitError, "Runtime exited with error: signal: killed"; the
+// environment is then discarded. An idle environment is ended whole.
+func (r *RIE) KillSandbox(sessionToken string) bool {
+	r.mu.Lock()
+	var p *rieProc
+	for q := range r.all {
+		if q.token == sessionToken {
+			p = q
+			break
+		}
+	}
+	idle := false
+	for i, q := range r.idle {
+		if q == p {
+			r.idle = append(r.idle[:i], r.idle[i+1:]...)
+			idle = true
+			break
+		}
+	}
+	if idle {
+		delete(r.all, p)
+	}
+	r.mu.Unlock()
+	switch {
+	case p == nil:
+		return false
+	case idle:
+		p.kill()
+	default:
+		killChildren(p.cmd)
+	}
+	return true
 }
 
 // freePorts reserves n distinct free loopback ports (released before use: a

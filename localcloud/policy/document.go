@@ -1,6 +1,8 @@
-// Package policy evaluates IAM identity-based policies for the local cloud,
-// as AWS does for a principal in the same account: an explicit Deny wins,
-// otherwise any Allow allows, otherwise the request is implicitly denied.
+// Package policy evaluates IAM policies for the local cloud, as AWS does for
+// a request within one account: the principal's identity-based policies and
+// the resource's resource-based policy (an SQS queue policy, a Lambda
+// function policy) together. An explicit Deny in either wins, otherwise an
+// Allow in either allows, otherwise the request is implicitly denied.
 //
 // The Engine implements awsproto.Authorizer. It records every permission
 // check so a least-privilege report can list, per principal, which granted
@@ -18,21 +20,34 @@ import (
 	"strings"
 )
 
-// Statement is one statement of an identity policy, with every
-// string-or-list member normalised to a list.
+// Statement is one statement of a policy, with every string-or-list member
+// normalised to a list.
 type Statement struct {
-	Sid         string
-	Effect      string   // Allow | Deny
-	Action      []string // may hold wildcards: "ssm:Get*", "*"
-	NotAction   []string
-	Resource    []string // wildcards * and ?; "*"
-	NotResource []string
+	Sid    string
+	Effect string // Allow | Deny
+	// Principal and NotPrincipal are set only in resource-based policies,
+	// which need exactly one of them.
+	Principal, NotPrincipal *Principals
+	Action                  []string // may hold wildcards: "ssm:Get*", "*"
+	NotAction               []string
+	Resource                []string // wildcards * and ?; "*"
+	NotResource             []string
 	// Condition is operator → key → values, e.g.
 	// {"StringEquals": {"iam:PassedToService": ["ssm.amazonaws.com"]}}.
 	Condition map[string]map[string][]string
 }
 
-// Policy is a named identity policy.
+// Principals is a resource-based policy's Principal (or NotPrincipal): "*"
+// (All), or principals by kind. AWS holds "*", an account id, an account
+// root ARN or an IAM role/user ARN; Service holds service principals such as
+// "events.amazonaws.com". Federated and CanonicalUser are kept but never
+// match a local-cloud caller.
+type Principals struct {
+	All                                    bool
+	AWS, Service, Federated, CanonicalUser []string
+}
+
+// Policy is a named identity or resource-based policy.
 type Policy struct {
 	Name string
 	// Version is the document's policy language version. Policy variables
@@ -72,6 +87,19 @@ var vendorRE = regexp.MustCompile(`^[A-Za-z0-9-]+$`)
 // prefix, resources that are neither "*" nor an ARN, and condition
 // operators this package does not evaluate.
 func ParseDocument(doc []byte) (Policy, error) {
+	return parse(doc, false)
+}
+
+// ParseResourcePolicy reads a resource-based policy document (an SQS queue
+// policy, a Lambda function policy) as ParseDocument reads an identity
+// policy, except that every statement needs exactly one of Principal and
+// NotPrincipal, and a Sid may hold the characters Lambda statement ids use
+// (letters, digits, '-', '_' and '.').
+func ParseResourcePolicy(doc []byte) (Policy, error) {
+	return parse(doc, true)
+}
+
+func parse(doc []byte, resource bool) (Policy, error) {
 	if err := checkJSON(doc); err != nil {
 		return Policy{}, err
 	}
@@ -112,19 +140,19 @@ func ParseDocument(doc []byte) (Policy, error) {
 		return Policy{}, malformed("Statement is an empty list")
 	}
 	for i, r := range raws {
-		st, err := parseStatement(r)
+		st, err := parseStatement(r, resource)
 		if err != nil {
 			return Policy{}, fmt.Errorf("Statement[%d]: %w", i, err)
 		}
 		p.Statements = append(p.Statements, st)
 	}
-	if err := p.Validate(); err != nil {
+	if err := p.validate(resource); err != nil {
 		return Policy{}, err
 	}
 	return p, nil
 }
 
-func parseStatement(raw json.RawMessage) (Statement, error) {
+func parseStatement(raw json.RawMessage, resource bool) (Statement, error) {
 	var m map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &m); err != nil || m == nil {
 		return Statement{}, malformed("a statement must be a JSON object")
@@ -152,7 +180,18 @@ func parseStatement(raw json.RawMessage) (Statement, error) {
 		case "Condition":
 			st.Condition, err = parseCondition(v)
 		case "Principal", "NotPrincipal":
-			err = malformed("%s is not allowed in an identity-based policy", k)
+			if !resource {
+				err = malformed("%s is not allowed in an identity-based policy", k)
+				break
+			}
+			var ps *Principals
+			if ps, err = parsePrincipals(k, v); err == nil {
+				if k == "Principal" {
+					st.Principal = ps
+				} else {
+					st.NotPrincipal = ps
+				}
+			}
 		default:
 			err = malformed("unknown statement element %q", k)
 		}
@@ -164,6 +203,64 @@ func parseStatement(raw json.RawMessage) (Statement, error) {
 		return Statement{}, malformed("missing Effect")
 	}
 	return st, nil
+}
+
+// parsePrincipals reads "*" or an object of kind → string or list.
+func parsePrincipals(elem string, raw json.RawMessage) (*Principals, error) {
+	var star string
+	if json.Unmarshal(raw, &star) == nil {
+		if star != "*" {
+			return nil, malformed("%s must be \"*\" or an object such as {\"Service\": \"events.amazonaws.com\"}, not %q", elem, star)
+		}
+		return &Principals{All: true}, nil
+	}
+	var kinds map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &kinds); err != nil || kinds == nil {
+		return nil, malformed("%s must be \"*\" or an object of AWS, Service, Federated or CanonicalUser principals", elem)
+	}
+	if len(kinds) == 0 {
+		return nil, malformed("%s is an empty object", elem)
+	}
+	ps := &Principals{}
+	for k, v := range kinds {
+		l, err := stringList(elem+"."+k, v)
+		if err != nil {
+			return nil, err
+		}
+		switch k {
+		case "AWS":
+			ps.AWS = l
+		case "Service":
+			ps.Service = l
+		case "Federated":
+			ps.Federated = l
+		case "CanonicalUser":
+			ps.CanonicalUser = l
+		default:
+			return nil, malformed("%s: unknown principal kind %q (AWS, Service, Federated or CanonicalUser)", elem, k)
+		}
+	}
+	return ps, nil
+}
+
+var accountRE = regexp.MustCompile(`^[0-9]{12}$`)
+var iamPrincipalRE = regexp.MustCompile(`^arn:aws[a-z-]*:(iam::[0-9]{12}:(root|role/.+|user/.+)|sts::[0-9]{12}:assumed-role/.+)$`)
+
+func (ps *Principals) validate(elem string) error {
+	for _, a := range ps.AWS {
+		if a != "*" && !accountRE.MatchString(a) && !iamPrincipalRE.MatchString(a) {
+			return malformed("%s AWS %q must be \"*\", an account id, an account root ARN or an IAM role or user ARN", elem, a)
+		}
+		if a != "*" && strings.ContainsAny(a, "*?") {
+			return malformed("%s AWS %q: a principal ARN cannot hold wildcards", elem, a)
+		}
+	}
+	for _, sv := range ps.Service {
+		if !strings.Contains(sv, ".") || strings.ContainsAny(sv, "*? ") {
+			return malformed("%s Service %q must be a service principal such as events.amazonaws.com", elem, sv)
+		}
+	}
+	return nil
 }
 
 // stringList reads a string or a non-empty list of strings.
@@ -316,7 +413,13 @@ func walkJSON(dec *json.Decoder, path string) error {
 // built in Go need not call it, but the Engine evaluates a condition whose
 // operator it does not support fail-safe: an Allow statement with it never
 // applies, a Deny statement with it always applies.
-func (p Policy) Validate() error {
+func (p Policy) Validate() error { return p.validate(false) }
+
+// ValidateResource checks a resource-based policy's statements as
+// ParseResourcePolicy does.
+func (p Policy) ValidateResource() error { return p.validate(true) }
+
+func (p Policy) validate(resource bool) error {
 	if p.Version != "" && p.Version != Version2012 && p.Version != Version2008 {
 		return malformed("Version %q is not %q or %q", p.Version, Version2012, Version2008)
 	}
@@ -325,7 +428,7 @@ func (p Policy) Validate() error {
 	}
 	sids := map[string]int{}
 	for i, st := range p.Statements {
-		if err := st.validate(); err != nil {
+		if err := st.validate(resource); err != nil {
 			return fmt.Errorf("Statement[%d]: %w", i, err)
 		}
 		if st.Sid != "" {
@@ -338,12 +441,33 @@ func (p Policy) Validate() error {
 	return nil
 }
 
-func (st Statement) validate() error {
+var resourceSidRE = regexp.MustCompile(`^[0-9A-Za-z_.-]*$`)
+
+func (st Statement) validate(resource bool) error {
 	if st.Effect != "Allow" && st.Effect != "Deny" {
 		return malformed("Effect must be \"Allow\" or \"Deny\", not %q", st.Effect)
 	}
-	if !sidRE.MatchString(st.Sid) {
+	switch {
+	case resource && !resourceSidRE.MatchString(st.Sid):
+		return malformed("Sid %q may hold only letters, digits, '-', '_' and '.'", st.Sid)
+	case !resource && !sidRE.MatchString(st.Sid):
 		return malformed("Sid %q must be alphanumeric ([0-9A-Za-z]*)", st.Sid)
+	}
+	switch {
+	case !resource && (st.Principal != nil || st.NotPrincipal != nil):
+		return malformed("Principal is not allowed in an identity-based policy")
+	case resource && st.Principal == nil && st.NotPrincipal == nil:
+		return malformed("a resource-based policy statement needs Principal or NotPrincipal")
+	case st.Principal != nil && st.NotPrincipal != nil:
+		return malformed("the statement has both Principal and NotPrincipal")
+	case st.Principal != nil:
+		if err := st.Principal.validate("Principal"); err != nil {
+			return err
+		}
+	case st.NotPrincipal != nil:
+		if err := st.NotPrincipal.validate("NotPrincipal"); err != nil {
+			return err
+		}
 	}
 	switch {
 	case st.Action == nil && st.NotAction == nil:

@@ -369,6 +369,8 @@ func TestUnsupportedOperatorInGoPolicyFailsSafe(t *testing.T) {
 	}
 }
 
+const noIdentityAllow = "no identity-based policy allows it, and the resource has no resource-based policy"
+
 func TestRecords(t *testing.T) {
 	e := NewEngine()
 	e.SetPolicies(fn.Name, []Policy{
@@ -406,13 +408,13 @@ func TestRecords(t *testing.T) {
 
 	t.Run("Checks dedupe with counts, in order", func(t *testing.T) {
 		want := []Check{
-			{"RegisterFunction", "ssm:GetParameter", param, true, "Params/Read", 3},
-			{"RegisterFunction", "ssm:DeleteParameter", param, false, "Params/NoDelete", 1},
-			{"RegisterFunction", "iam:PassRole", role, true, "Pass/Pass", 1},
+			{"RegisterFunction", "ssm:GetParameter", param, true, "Params/Read", "", 3},
+			{"RegisterFunction", "ssm:DeleteParameter", param, false, "Params/NoDelete", "explicitly denied by Params/NoDelete", 1},
+			{"RegisterFunction", "iam:PassRole", role, true, "Pass/Pass", "", 1},
 			// The same tuple with a different outcome is a different check.
-			{"RegisterFunction", "iam:PassRole", role, false, "", 1},
-			{"RegisterFunction", "iam:CreateRole", role, false, "", 1},
-			{"RegisterFunction", "sqs:SendMessage", "arn:aws:sqs:us-east-1:123456789012:q", true, "Pass/Others", 1},
+			{"RegisterFunction", "iam:PassRole", role, false, "", noIdentityAllow, 1},
+			{"RegisterFunction", "iam:CreateRole", role, false, "", noIdentityAllow, 1},
+			{"RegisterFunction", "sqs:SendMessage", "arn:aws:sqs:us-east-1:123456789012:q", true, "Pass/Others", "", 1},
 		}
 		if got := e.Checks(); !reflect.DeepEqual(got, want) {
 			t.Fatalf("Checks:\n got %+v\nwant %+v", got, want)
@@ -468,7 +470,7 @@ func TestRecords(t *testing.T) {
 			"| Agent | ssm:UpdateInstanceInformation | * | AgentPolicy/#0 | yes (1) |",
 			"## Denied checks",
 			"| RegisterFunction | ssm:DeleteParameter | " + param + " | denied by Params/NoDelete | 1 |",
-			"| RegisterFunction | iam:CreateRole | " + role + " | no policy allows it | 1 |",
+			"| RegisterFunction | iam:CreateRole | " + role + " | " + noIdentityAllow + " | 1 |",
 		} {
 			if !strings.Contains(r, want) {
 				t.Errorf("report lacks %q:\n%s", want, r)

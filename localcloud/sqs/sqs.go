@@ -11,6 +11,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"regexp"
@@ -34,6 +35,14 @@ const (
 type Config struct {
 	Region, Account string
 	Clock           clock.Clock
+	// Authz decides the sends other services make on a principal's behalf
+	// (SendAs: EventBridge dead letters, Lambda on-failure records), which
+	// AWS authorizes as SendMessage calls. nil allows them all.
+	Authz awsproto.Authorizer
+	// Policies receives every queue's Policy attribute (its queue policy)
+	// for the Authorizer to evaluate with the callers' identity policies, and
+	// refuses a malformed one. nil keeps the attribute unchecked and unused.
+	Policies awsproto.ResourcePolicies
 }
 
 type msgAttr struct {
@@ -52,9 +61,12 @@ type message struct {
 
 type queue struct {
 	name, arn string
-	attrs     map[string]string // user-settable attributes
-	created   time.Time
-	msgs      []*message
+	// policyName names the queue policy in permission records: the
+	// AWS::SQS::QueuePolicy's logical id, or "<queue> queue policy".
+	policyName string
+	attrs      map[string]string // user-settable attributes
+	created    time.Time
+	msgs       []*message
 }
 
 // Store is SQS's state.
@@ -128,20 +140,77 @@ func (s *Store) byArn(arn string) (*queue, bool) {
 	return q, ok
 }
 
-// SendByArn sends a message with String message attributes (dead-letter and
-// on-failure destinations use it).
+// SendByArn sends a message with String message attributes, as an
+// administrator would (no authorization).
 func (s *Store) SendByArn(queueArn, body string, attrs map[string]string) error {
+	return s.SendAs(nil, nil, queueArn, body, attrs)
+}
+
+// SendAs sends a message with String message attributes on behalf of p, as
+// AWS services send dead letters and destination records: authorized as
+// p's sqs:SendMessage on the queue (p's identity policies and the queue
+// policy, with the request context conditions), so a denied send fails with
+// a *awsproto.DeniedError and nothing is sent. A nil p is not checked.
+func (s *Store) SendAs(p *awsproto.Principal, conditions map[string]string, queueArn, body string, attrs map[string]string) error {
 	ma := map[string]msgAttr{}
 	for k, v := range attrs {
 		ma[k] = msgAttr{DataType: "String", StringValue: v}
 	}
+	s.mu.Lock()
+	q, ok := s.byArn(queueArn)
+	s.mu.Unlock()
+	if !ok {
+		return nonExistent()
+	}
+	if err := awsproto.Authorize(s.cfg.Authz, "AccessDeniedException", p, "sqs:SendMessage", q.arn, conditions); err != nil {
+		var de *awsproto.DeniedError
+		if errors.As(err, &de) {
+			de.Err.QueryCode = "AccessDenied"
+		}
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if cur, ok := s.byArn(queueArn); !ok || cur != q {
+		return nonExistent()
+	}
+	s.sendLocked(q, body, ma, 0)
+	return nil
+}
+
+// SetQueuePolicy sets the queue's Policy attribute, as an
+// AWS::SQS::QueuePolicy does; name is how permission records name it. An
+// empty doc removes it. A malformed policy is refused.
+func (s *Store) SetQueuePolicy(queueArn, name, doc string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	q, ok := s.byArn(queueArn)
 	if !ok {
 		return nonExistent()
 	}
-	s.sendLocked(q, body, ma, 0)
+	if name == "" {
+		name = q.name + " queue policy"
+	}
+	if e := s.setPolicyLocked(q, name, doc); e != nil {
+		return e
+	}
+	return nil
+}
+
+// setPolicyLocked stores the Policy attribute and hands it to the policy
+// engine. Callers hold s.mu (the engine never calls back into the store).
+func (s *Store) setPolicyLocked(q *queue, name, doc string) *awsproto.Error {
+	if s.cfg.Policies != nil {
+		if err := s.cfg.Policies.SetResourcePolicy(q.arn, name, []byte(doc)); err != nil {
+			return qerr(400, "InvalidAttributeValue", "InvalidAttributeValue", "Invalid value for the parameter Policy. Reason: %v", err)
+		}
+	}
+	q.policyName = name
+	if doc == "" {
+		delete(q.attrs, "Policy")
+	} else {
+		q.attrs["Policy"] = doc
+	}
 	return nil
 }
 
@@ -287,6 +356,7 @@ var jsonService = &awsproto.JSONService[*Store]{
 		"ReceiveMessage":     (*Store).opReceiveMessage,
 		"DeleteMessage":      (*Store).opDeleteMessage,
 		"DeleteQueue":        (*Store).opDeleteQueue,
+		"SetQueueAttributes": (*Store).opSetQueueAttributes,
 		"ListQueues":         (*Store).opListQueues,
 		"PurgeQueue":         (*Store).opPurgeQueue,
 	},
@@ -379,7 +449,13 @@ func (s *Store) opCreateQueue(c *awsproto.Call, body []byte) (any, *awsproto.Err
 		}
 		return map[string]string{"QueueUrl": s.url(c.Endpoint, name)}, nil
 	}
-	s.createLocked(name, in.Attributes)
+	q := s.createLocked(name, in.Attributes)
+	if doc, ok := in.Attributes["Policy"]; ok {
+		if e := s.setPolicyLocked(q, q.name+" queue policy", doc); e != nil {
+			delete(s.queues, name)
+			return nil, e
+		}
+	}
 	return map[string]string{"QueueUrl": s.url(c.Endpoint, name)}, nil
 }
 
@@ -654,7 +730,54 @@ func (s *Store) opDeleteQueue(c *awsproto.Call, body []byte) (any, *awsproto.Err
 	if e != nil {
 		return nil, e
 	}
+	if s.cfg.Policies != nil {
+		_ = s.cfg.Policies.SetResourcePolicy(q.arn, "", nil)
+	}
 	delete(s.queues, q.name)
+	return struct{}{}, nil
+}
+
+func (s *Store) opSetQueueAttributes(c *awsproto.Call, body []byte) (any, *awsproto.Error) {
+	var in struct {
+		QueueUrl   string            `json:"QueueUrl"`
+		Attributes map[string]string `json:"Attributes"`
+	}
+	if e := decode(body, &in); e != nil {
+		return nil, e
+	}
+	if in.Attributes == nil {
+		return nil, missingParam("Attributes")
+	}
+	for k, v := range in.Attributes {
+		if !settable[k] || k == "FifoQueue" {
+			return nil, qerr(400, "InvalidAttributeName", "InvalidAttributeName", "Unknown Attribute %s.", k)
+		}
+		if k == "VisibilityTimeout" {
+			if n, err := strconv.Atoi(v); err != nil || n < 0 || n > 43200 {
+				return nil, qerr(400, "InvalidAttributeValue", "InvalidAttributeValue", "Invalid value for the parameter VisibilityTimeout.")
+			}
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	q, e := s.queueLocked(c, in.QueueUrl, "sqs:SetQueueAttributes")
+	if e != nil {
+		return nil, e
+	}
+	if doc, ok := in.Attributes["Policy"]; ok {
+		name := q.policyName
+		if name == "" {
+			name = q.name + " queue policy"
+		}
+		if e := s.setPolicyLocked(q, name, doc); e != nil {
+			return nil, e
+		}
+	}
+	for k, v := range in.Attributes {
+		if k != "Policy" {
+			q.attrs[k] = v
+		}
+	}
 	return struct{}{}, nil
 }
 

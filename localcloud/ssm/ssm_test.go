@@ -265,11 +265,11 @@ type recorder struct {
 	deny   string
 }
 
-func (r *recorder) Authorize(p *awsproto.Principal, action, resource string, _ map[string]string) bool {
+func (r *recorder) Decide(p *awsproto.Principal, action, resource string, _ map[string]string) awsproto.Decision {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.checks = append(r.checks, action+" "+resource)
-	return action != r.deny
+	return awsproto.Decision{Allowed: action != r.deny}
 }
 
 func (r *recorder) list() []string {

@@ -35,6 +35,7 @@ const (
 	typeManagedPolicy = "AWS::IAM::ManagedPolicy"
 	typeTopic         = "AWS::SNS::Topic"
 	typeSSMParameter  = "AWS::SSM::Parameter"
+	typePermission    = "AWS::Lambda::Permission"
 )
 
 type nameStyle struct {
@@ -64,6 +65,7 @@ var knownTypes = map[string]nameStyle{
 	typeManagedPolicy: {"ManagedPolicyName", styleStack, 128},
 	typeTopic:         {"TopicName", styleStack, 256},
 	typeSSMParameter:  {"Name", styleCFN, 2048},
+	typePermission:    {"", styleNone, 0},
 }
 
 // suffix is the deterministic stand-in for CloudFormation's random

@@ -51,8 +51,39 @@ type Template struct {
 	Queues []Queue
 	// Rules come from functions' and state machines' Events (EventBridgeRule)
 	// and from AWS::Events::Rule resources.
-	Rules   []Rule
-	Outputs map[string]string
+	Rules []Rule
+	// QueuePolicies are the AWS::SQS::QueuePolicy resources and the ones SAM
+	// creates for an EventBridgeRule DeadLetterConfig of Type SQS.
+	QueuePolicies []QueuePolicy
+	// Permissions are the AWS::Lambda::Permission resources and the ones SAM
+	// creates for every EventBridgeRule event of a function.
+	Permissions []Permission
+	Outputs     map[string]string
+}
+
+// QueuePolicy is a queue policy: the same document on each of its queues.
+type QueuePolicy struct {
+	// LogicalID is "<Function><Event>QueuePolicy" for a SAM one.
+	LogicalID string
+	QueueArns []string // the Queues (URLs) as ARNs; each a queue of the template
+	Document  []byte   // PolicyDocument, JSON
+}
+
+// Permission is a statement of a function's resource-based policy, as
+// AWS::Lambda::Permission adds it. SAM's for an EventBridgeRule event lets
+// events.amazonaws.com invoke the function with aws:SourceArn the rule.
+type Permission struct {
+	// LogicalID is "<Function><Event>Permission" for a SAM one.
+	LogicalID string
+	// StatementID is the Sid CloudFormation gives the statement:
+	// "<stack>-<LogicalID>-<suffix>" (deterministic here).
+	StatementID string
+	FunctionArn string // unqualified; a function of the template
+	Action      string
+	Principal   string
+	// SourceArn, SourceAccount, PrincipalOrgID, EventSourceToken and
+	// FunctionUrlAuthType become the statement's conditions; "" if unset.
+	SourceArn, SourceAccount, PrincipalOrgID, EventSourceToken, FunctionURLAuthType string
 }
 
 // Function is an AWS::Serverless::Function.
@@ -78,7 +109,8 @@ type Function struct {
 	// creates: AWSLambdaBasicExecutionRole and the names/ARNs in Policies.
 	ManagedPolicyArns []string
 	// ImplicitPolicyDocuments are the inline policies SAM adds to the role it
-	// creates for EventInvokeConfig destinations (e.g. sqs:SendMessage).
+	// creates for EventInvokeConfig destinations and the DeadLetterQueue
+	// (sqs:SendMessage or sns:Publish on each): Lambda sends with the role.
 	ImplicitPolicyDocuments [][]byte
 	// AsyncRetries is EventInvokeConfig.MaximumRetryAttempts (default 2).
 	AsyncRetries int
@@ -378,7 +410,113 @@ func (l *loader) run(doc *document) error {
 			}
 		}
 	}
+	// Queue policies and permissions name queues and functions that may be
+	// declared after them.
+	for _, id := range l.order {
+		r := l.res[id]
+		if !r.exists || r.generated {
+			continue
+		}
+		switch r.typ {
+		case typeQueuePolicy:
+			if err := l.queuePolicy(r); err != nil {
+				return err
+			}
+		case typePermission:
+			if err := l.permission(r); err != nil {
+				return err
+			}
+		}
+	}
 	return l.outputs(root)
+}
+
+var queuePolicyProps = map[string]bool{"Queues": true, "PolicyDocument": true}
+
+func (l *loader) queuePolicy(r *resource) error {
+	if err := checkProps(r, queuePolicyProps); err != nil {
+		return err
+	}
+	p := r.path() + ".Properties"
+	props := l.resolved[r.id]
+	qp := QueuePolicy{LogicalID: r.id}
+	urls, ok := props["Queues"].([]any)
+	if !ok || len(urls) == 0 {
+		return fmt.Errorf("%s.Queues: required, a list of queue URLs", p)
+	}
+	for i, u := range urls {
+		s, _ := scalarString(u)
+		arn := ""
+		for _, q := range l.out.Queues {
+			if q.URL == s {
+				arn = q.Arn
+			}
+		}
+		if arn == "" {
+			return fmt.Errorf("%s.Queues[%d]: %v is not the URL of a queue of this template (write !Ref <Queue>)", p, i, u)
+		}
+		qp.QueueArns = append(qp.QueueArns, arn)
+	}
+	doc, ok := props["PolicyDocument"].(map[string]any)
+	if !ok {
+		return fmt.Errorf("%s.PolicyDocument: required, a policy document", p)
+	}
+	var err error
+	if qp.Document, err = toJSON(doc); err != nil {
+		return fmt.Errorf("%s.PolicyDocument: %v", p, err)
+	}
+	l.out.QueuePolicies = append(l.out.QueuePolicies, qp)
+	return nil
+}
+
+var permissionProps = map[string]bool{"Action": true, "FunctionName": true, "Principal": true, "SourceArn": true,
+	"SourceAccount": true, "PrincipalOrgID": true, "EventSourceToken": true, "FunctionUrlAuthType": true}
+
+func (l *loader) permission(r *resource) error {
+	if err := checkProps(r, permissionProps); err != nil {
+		return err
+	}
+	p := r.path() + ".Properties"
+	props := l.resolved[r.id]
+	perm := Permission{LogicalID: r.id, StatementID: l.statementID(r.id)}
+	for _, f := range []struct {
+		key      string
+		dst      *string
+		required bool
+	}{
+		{"Action", &perm.Action, true}, {"Principal", &perm.Principal, true}, {"SourceArn", &perm.SourceArn, false},
+		{"SourceAccount", &perm.SourceAccount, false}, {"PrincipalOrgID", &perm.PrincipalOrgID, false},
+		{"EventSourceToken", &perm.EventSourceToken, false}, {"FunctionUrlAuthType", &perm.FunctionURLAuthType, false},
+	} {
+		v, err := getString(props, f.key, p)
+		if err != nil {
+			return err
+		}
+		if f.required && v == "" {
+			return fmt.Errorf("%s.%s: required", p, f.key)
+		}
+		*f.dst = v
+	}
+	name, err := getString(props, "FunctionName", p)
+	if err != nil {
+		return err
+	}
+	for _, f := range l.out.Functions {
+		if name == f.FunctionName || name == f.Arn {
+			perm.FunctionArn = f.Arn
+		}
+	}
+	if perm.FunctionArn == "" {
+		return fmt.Errorf("%s.FunctionName: %q is not a function of this template (write !Ref <Function> or !GetAtt <Function>.Arn; versions and aliases are not supported)", p, name)
+	}
+	l.out.Permissions = append(l.out.Permissions, perm)
+	return nil
+}
+
+// statementID is the Sid CloudFormation gives an AWS::Lambda::Permission's
+// statement: <stack>-<LogicalID>-<suffix>, at most 100 characters.
+func (l *loader) statementID(id string) string {
+	return truncate(l.o.StackName+"-"+id, 100, l.suffix(id))
 }
 
 // stackUUID is a deterministic stand-in for the UUID in AWS::StackId.
@@ -525,6 +663,11 @@ func (l *loader) expandSAM() error {
 			if _, err := l.addGenerated(r, ev.ruleID, typeRule, props); err != nil {
 				return err
 			}
+			if r.typ == typeFunction {
+				if _, err := l.addGenerated(r, ev.ruleID+"Permission", typePermission, map[string]any{}); err != nil {
+					return err
+				}
+			}
 			if r.typ == typeStateMachine {
 				if _, err := l.addGenerated(r, ev.ruleID+"Role", typeRole, map[string]any{}); err != nil {
 					return err
@@ -545,6 +688,9 @@ func (l *loader) expandSAM() error {
 						}
 					}
 					if _, err := l.addGenerated(r, qid, typeQueue, map[string]any{}); err != nil {
+						return err
+					}
+					if _, err := l.addGenerated(r, ev.ruleID+"QueuePolicy", typeQueuePolicy, map[string]any{}); err != nil {
 						return err
 					}
 				}
@@ -807,15 +953,34 @@ func (l *loader) function(r *resource) error {
 	if f.RoleArn, f.PolicyDocuments, f.ManagedPolicyArns, err = l.role(r, props, implicit); err != nil {
 		return err
 	}
-	if dlq, err := getMap(props, "DeadLetterQueue", p); err != nil {
+	dlq, err := getMap(props, "DeadLetterQueue", p)
+	if err != nil {
 		return err
-	} else if dlq != nil {
-		if f.DeadLetterArn, err = getString(dlq, "TargetArn", p+".DeadLetterQueue"); err != nil {
-			return err
-		}
 	}
 	if err := l.eventInvokeConfig(r, props, &f); err != nil {
 		return err
+	}
+	if dlq != nil {
+		if f.DeadLetterArn, err = getString(dlq, "TargetArn", p+".DeadLetterQueue"); err != nil {
+			return err
+		}
+		typ, err := getString(dlq, "Type", p+".DeadLetterQueue")
+		if err != nil {
+			return err
+		}
+		action := map[string]string{"SQS": "sqs:SendMessage", "SNS": "sns:Publish"}[typ]
+		if action == "" || f.DeadLetterArn == "" {
+			return fmt.Errorf("%s.DeadLetterQueue: needs Type (SQS or SNS) and TargetArn", p)
+		}
+		if _, ownRole := props["Role"]; !ownRole {
+			// SAM's DeadLetterQueuePolicy: Lambda sends with the role.
+			doc, err := toJSON(map[string]any{"Version": "2012-10-17", "Statement": []any{
+				map[string]any{"Effect": "Allow", "Action": action, "Resource": f.DeadLetterArn}}})
+			if err != nil {
+				return err
+			}
+			f.ImplicitPolicyDocuments = append(f.ImplicitPolicyDocuments, doc)
+		}
 	}
 	l.out.Functions = append(l.out.Functions, f)
 	return l.samRules(r, f.Arn, "LambdaTarget")
@@ -1037,6 +1202,16 @@ func (l *loader) samRules(r *resource, targetArn, targetSuffix string) error {
 		} else if s != "" {
 			id = s
 		}
+		ruleArn, err := l.attribute(rr, "Arn", ev.path)
+		if err != nil {
+			return err
+		}
+		if r.typ == typeFunction {
+			// SAM's AWS::Lambda::Permission for the rule.
+			l.out.Permissions = append(l.out.Permissions, Permission{LogicalID: ev.ruleID + "Permission",
+				StatementID: l.statementID(ev.ruleID + "Permission"), FunctionArn: targetArn,
+				Action: "lambda:InvokeFunction", Principal: "events.amazonaws.com", SourceArn: ruleArn.(string)})
+		}
 		t := Target{ID: id, Arn: targetArn}
 		if r.typ == typeStateMachine {
 			v, err := l.attribute(l.res[ev.ruleID+"Role"], "Arn", ev.path)
@@ -1062,6 +1237,15 @@ func (l *loader) samRules(r *resource, targetArn, targetSuffix string) error {
 					return err
 				}
 				t.DeadLetterArn = v.(string)
+				// SAM's AWS::SQS::QueuePolicy lets the rule send its dead letters.
+				doc, err := toJSON(map[string]any{"Version": "2012-10-17", "Statement": []any{map[string]any{
+					"Action": "sqs:SendMessage", "Effect": "Allow", "Principal": map[string]any{"Service": "events.amazonaws.com"},
+					"Resource": t.DeadLetterArn, "Condition": map[string]any{"ArnEquals": map[string]any{"aws:SourceArn": ruleArn}}}}})
+				if err != nil {
+					return err
+				}
+				l.out.QueuePolicies = append(l.out.QueuePolicies, QueuePolicy{LogicalID: ev.ruleID + "QueuePolicy",
+					QueueArns: []string{t.DeadLetterArn}, Document: doc})
 			} else {
 				for k := range dlc {
 					if k != "Arn" {

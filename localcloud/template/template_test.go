@@ -690,3 +690,150 @@ func TestRealTemplate(t *testing.T) {
 		t.Error("no EventBridge rules: nothing would invoke the trigger")
 	}
 }
+
+// SAM's EventBridgeRule event gives the function a permission for the rule
+// (AWS::Lambda::Permission "<Function><Event>Permission"), and a
+// DeadLetterConfig of Type SQS a queue policy for the rule
+// ("<Function><Event>QueuePolicy").
+func TestSAMPermissionsAndQueuePolicies(t *testing.T) {
+	tp := mustLoad(t, Options{})
+	ruleArn := "arn:aws:events:us-east-1:123456789012:rule/"
+	perms := tp.Permissions
+	want := []Permission{
+		{LogicalID: "TriggerFunctionManualRetryPermission", StatementID: "local-TriggerFunctionManualRetryPermission-" + suffixOf(t, tp, "TriggerFunctionManualRetryPermission"),
+			FunctionArn: arnPrefix + "local-trigger", Action: "lambda:InvokeFunction", Principal: "events.amazonaws.com", SourceArn: ruleArn + "local-manual-retry"},
+		{LogicalID: "TriggerFunctionRegistrationRequestedPermission", StatementID: "local-TriggerFunctionRegistrationRequestedPermission-" + suffixOf(t, tp, "TriggerFunctionRegistrationRequestedPermission"),
+			FunctionArn: arnPrefix + "local-trigger", Action: "lambda:InvokeFunction", Principal: "events.amazonaws.com",
+			SourceArn: ruleArn + rule(t, tp, "TriggerFunctionRegistrationRequested").Name},
+	}
+	if !reflect.DeepEqual(perms, want) {
+		t.Errorf("permissions\n got %+v\nwant %+v", perms, want)
+	}
+	if len(tp.QueuePolicies) != 1 {
+		t.Fatalf("queue policies %+v, want SAM's one for the Type SQS dead-letter queue", tp.QueuePolicies)
+	}
+	qp := tp.QueuePolicies[0]
+	dlq := queue(tp, "TriggerFunctionRegistrationRequestedQueue").Arn
+	wantDoc := `{"Statement":[{"Action":"sqs:SendMessage","Condition":{"ArnEquals":{"aws:SourceArn":"` + ruleArn +
+		rule(t, tp, "TriggerFunctionRegistrationRequested").Name + `"}},"Effect":"Allow","Principal":{"Service":"events.amazonaws.com"},"Resource":"` +
+		dlq + `"}],"Version":"2012-10-17"}`
+	if qp.LogicalID != "TriggerFunctionRegistrationRequestedQueuePolicy" || !reflect.DeepEqual(qp.QueueArns, []string{dlq}) || string(qp.Document) != wantDoc {
+		t.Errorf("queue policy %s %v\n%s\nwant %s", qp.LogicalID, qp.QueueArns, qp.Document, wantDoc)
+	}
+}
+
+// suffixOf is the deterministic suffix of a generated name.
+func suffixOf(t *testing.T, tp *Template, id string) string {
+	t.Helper()
+	l := &loader{o: Options{StackName: tp.Parameters["AWS::StackName"]}}
+	return l.suffix(id)
+}
+
+func TestExplicitQueuePoliciesAndPermissions(t *testing.T) {
+	const fn = `
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: .
+      Handler: bootstrap
+      Runtime: provided.al2023
+      DeadLetterQueue: {Type: SQS, TargetArn: !GetAtt Dlq.Arn}
+`
+	p := writeTemplate(t, `
+Resources:
+  DlqPolicy:
+    Type: AWS::SQS::QueuePolicy
+    Properties:
+      Queues: [!Ref Dlq, !Ref Other]
+      PolicyDocument:
+        Version: "2012-10-17"
+        Statement:
+          - Effect: Allow
+            Principal: {Service: events.amazonaws.com}
+            Action: sqs:SendMessage
+            Resource: "*"
+  ByName:
+    Type: AWS::Lambda::Permission
+    Properties:
+      FunctionName: !Ref Fn
+      Action: lambda:InvokeFunction
+      Principal: events.amazonaws.com
+      SourceArn: !GetAtt Rule.Arn
+      SourceAccount: !Ref AWS::AccountId
+  ByArn:
+    Type: AWS::Lambda::Permission
+    Properties:
+      FunctionName: !GetAtt Fn.Arn
+      Action: lambda:InvokeFunction
+      Principal: "123456789012"
+  Rule:
+    Type: AWS::Events::Rule
+    Properties:
+      EventPattern: {source: [app]}
+      Targets: [{Id: fn, Arn: !GetAtt Fn.Arn, DeadLetterConfig: {Arn: !GetAtt Dlq.Arn}}]
+  Dlq: {Type: AWS::SQS::Queue}
+  Other: {Type: AWS::SQS::Queue}
+`+fn, nil)
+	tp, err := Load(p, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tp.QueuePolicies) != 1 || len(tp.QueuePolicies[0].QueueArns) != 2 ||
+		tp.QueuePolicies[0].QueueArns[0] != queue(tp, "Dlq").Arn || !strings.Contains(string(tp.QueuePolicies[0].Document), `"Principal":{"Service":"events.amazonaws.com"}`) {
+		t.Errorf("queue policies %+v", tp.QueuePolicies)
+	}
+	f, _ := tp.Function("Fn")
+	if len(tp.Permissions) != 2 || tp.Permissions[0].FunctionArn != f.Arn || tp.Permissions[1].FunctionArn != f.Arn ||
+		tp.Permissions[0].SourceArn != "arn:aws:events:us-east-1:123456789012:rule/"+rule(t, tp, "Rule").Name ||
+		tp.Permissions[0].SourceAccount != "123456789012" || tp.Permissions[1].Principal != "123456789012" ||
+		!strings.HasPrefix(tp.Permissions[0].StatementID, "local-ByName-") {
+		t.Errorf("permissions %+v", tp.Permissions)
+	}
+	// SAM's DeadLetterQueuePolicy on the role it creates.
+	if len(f.ImplicitPolicyDocuments) != 1 || string(f.ImplicitPolicyDocuments[0]) !=
+		`{"Statement":[{"Action":"sqs:SendMessage","Effect":"Allow","Resource":"`+queue(tp, "Dlq").Arn+`"}],"Version":"2012-10-17"}` {
+		t.Errorf("implicit policies %s", f.ImplicitPolicyDocuments)
+	}
+
+	for _, tc := range []struct{ name, body, want string }{
+		{"queue not of the template", `
+  P:
+    Type: AWS::SQS::QueuePolicy
+    Properties:
+      Queues: [https://sqs.us-east-1.amazonaws.com/123456789012/elsewhere]
+      PolicyDocument: {Statement: []}
+  Dlq: {Type: AWS::SQS::Queue}`, "is not the URL of a queue of this template"},
+		{"queue policy without a document", `
+  P:
+    Type: AWS::SQS::QueuePolicy
+    Properties: {Queues: [!Ref Dlq]}
+  Dlq: {Type: AWS::SQS::Queue}`, "PolicyDocument: required"},
+		{"permission for another function", `
+  P:
+    Type: AWS::Lambda::Permission
+    Properties: {FunctionName: elsewhere, Action: lambda:InvokeFunction, Principal: events.amazonaws.com}
+  Dlq: {Type: AWS::SQS::Queue}`, `"elsewhere" is not a function of this template`},
+		{"permission without a principal", `
+  P:
+    Type: AWS::Lambda::Permission
+    Properties: {FunctionName: !Ref Fn, Action: lambda:InvokeFunction}
+  Dlq: {Type: AWS::SQS::Queue}`, "Principal: required"},
+		{"unsupported permission property", `
+  P:
+    Type: AWS::Lambda::Permission
+    Properties: {FunctionName: !Ref Fn, Action: lambda:InvokeFunction, Principal: "*", InvokedViaFunctionUrl: true}
+  Dlq: {Type: AWS::SQS::Queue}`, "InvokedViaFunctionUrl: unsupported"},
+		{"DeadLetterQueue without Type", `
+  Dlq: {Type: AWS::SQS::Queue}
+  G:
+    Type: AWS::Serverless::Function
+    Properties: {CodeUri: ., DeadLetterQueue: {TargetArn: !GetAtt Dlq.Arn}}`, "needs Type (SQS or SNS)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Load(writeTemplate(t, "Resources:"+tc.body+fn, nil), Options{})
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %v, want one saying %q", err, tc.want)
+			}
+		})
+	}
+}
