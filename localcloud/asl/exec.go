@@ -859,6 +859,19 @@ func ReleaseBusy(ctx context.Context) (reacquire func()) {
 	}
 }
 
+// safeInvoke runs one task attempt. An invoker that panics (a bug of the
+// emulation, not an outcome of the task) fails the execution with
+// States.Runtime naming the panic, instead of taking the process down.
+func safeInvoke(inv TaskInvoker, ctx context.Context, req TaskRequest) (res json.RawMessage, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			res, err = nil, &TaskFailure{ErrorName: ErrRuntime,
+				Cause: fmt.Sprintf("the task invoker panicked on state '%s' (%s): %v", req.StateName, req.Resource, r)}
+		}
+	}()
+	return inv.Invoke(ctx, req)
+}
+
 type raceResult struct {
 	mu        sync.Mutex
 	done      bool
@@ -933,7 +946,7 @@ func (e *Execution) invokeTask(ctx context.Context, st *state, eff, params any, 
 	var ierr error
 	if timeout == 0 {
 		h := &busyHolder{clk: e.clk, tok: fl.tok}
-		res, ierr = e.o.Tasks.Invoke(context.WithValue(ictx, busyKey{}, h), req)
+		res, ierr = safeInvoke(e.o.Tasks, context.WithValue(ictx, busyKey{}, h), req)
 		fl.tok = h.take()
 	} else {
 		// Race the invoke against the clock. The invoke runs on its own
@@ -946,7 +959,7 @@ func (e *Execution) invokeTask(ctx context.Context, st *state, eff, params any, 
 		e.clk.Go(func() {
 			h := &busyHolder{clk: e.clk, tok: e.clk.Busy()}
 			go func() {
-				res, err := e.o.Tasks.Invoke(context.WithValue(ictx, busyKey{}, h), req)
+				res, err := safeInvoke(e.o.Tasks, context.WithValue(ictx, busyKey{}, h), req)
 				r.mu.Lock()
 				if !r.abandoned {
 					r.done, r.res, r.err = true, res, err

@@ -43,6 +43,12 @@ func integration(resource string) string {
 func (iv *invoker) cfg() aws.Config { return iv.store.cfg.ClientConfig(iv.sm.Arn) }
 
 func (iv *invoker) Invoke(ctx context.Context, req asl.TaskRequest) (json.RawMessage, error) {
+	if iv.store.cfg.ClientConfig == nil {
+		// A store built for engine-only use: no way to call another service.
+		return nil, &asl.TaskFailure{ErrorName: "States.Runtime", Cause: fmt.Sprintf(
+			"the local Step Functions was built without Config.ClientConfig, so Task state %q cannot call %s: "+
+				"give sfn.New a ClientConfig (the local cloud does) to run Task states", req.StateName, req.Resource)}
+	}
 	switch {
 	case lambdaArnRE.MatchString(req.Resource):
 		return iv.invokeLambda(ctx, req.Resource, req.Parameters, false)
