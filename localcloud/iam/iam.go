@@ -1,7 +1,8 @@
 // Package iam emulates the slice of AWS Identity and Access Management the
-// project uses: roles, their trust policies and inline policies, and
-// service-linked roles. It speaks the Query protocol (form-encoded requests,
-// XML responses) exactly as aws-sdk-go-v2's IAM client sends and expects it.
+// project uses: roles, their trust policies, inline policies and
+// permissions boundaries, and service-linked roles. It speaks the Query
+// protocol (form-encoded requests, XML responses) exactly as aws-sdk-go-v2's
+// IAM client sends and expects it.
 //
 // IAM is global: ARNs carry no region (arn:aws:iam::<account>:role<path><name>).
 // Names are unique and looked up case-insensitively, as IAM does.
@@ -247,17 +248,19 @@ func (*Service) WriteError(w http.ResponseWriter, c *awsproto.Call, e *awsproto.
 type handler func(s *Store, c *awsproto.Call, f url.Values) (any, *awsproto.Error)
 
 var handlers = map[string]handler{
-	"CreateServiceLinkedRole":  (*Store).createServiceLinkedRole,
-	"CreateRole":               (*Store).createRole,
-	"GetRole":                  (*Store).getRole,
-	"ListRoles":                (*Store).listRoles,
-	"UpdateAssumeRolePolicy":   (*Store).updateAssumeRolePolicy,
-	"PutRolePolicy":            (*Store).putRolePolicy,
-	"GetRolePolicy":            (*Store).getRolePolicy,
-	"ListRolePolicies":         (*Store).listRolePolicies,
-	"DeleteRolePolicy":         (*Store).deleteRolePolicy,
-	"ListAttachedRolePolicies": (*Store).listAttachedRolePolicies,
-	"DeleteRole":               (*Store).deleteRole,
+	"CreateServiceLinkedRole":       (*Store).createServiceLinkedRole,
+	"CreateRole":                    (*Store).createRole,
+	"GetRole":                       (*Store).getRole,
+	"ListRoles":                     (*Store).listRoles,
+	"UpdateAssumeRolePolicy":        (*Store).updateAssumeRolePolicy,
+	"PutRolePolicy":                 (*Store).putRolePolicy,
+	"GetRolePolicy":                 (*Store).getRolePolicy,
+	"ListRolePolicies":              (*Store).listRolePolicies,
+	"DeleteRolePolicy":              (*Store).deleteRolePolicy,
+	"ListAttachedRolePolicies":      (*Store).listAttachedRolePolicies,
+	"DeleteRole":                    (*Store).deleteRole,
+	"PutRolePermissionsBoundary":    (*Store).putRolePermissionsBoundary,
+	"DeleteRolePermissionsBoundary": (*Store).deleteRolePermissionsBoundary,
 }
 
 func (v *Service) ServeAWS(w http.ResponseWriter, r *http.Request, c *awsproto.Call) {
@@ -620,8 +623,10 @@ func (s *Store) createRole(c *awsproto.Call, f url.Values) (any, *awsproto.Error
 			return nil, e
 		}
 	}
-	if boundary != "" && !arnRE.MatchString(boundary) {
-		return nil, awsproto.Errorf(400, "InvalidInput", "ARN %s is not valid.", boundary)
+	if boundary != "" {
+		if e := checkBoundary(boundary); e != nil {
+			return nil, e
+		}
 	}
 	seen := map[string]bool{}
 	for _, t := range tags {
@@ -651,10 +656,44 @@ func (s *Store) createRole(c *awsproto.Call, f url.Values) (any, *awsproto.Error
 
 func (s *Store) roleExistsLocked(arn string) bool { return s.roleByARNLocked(arn) != nil }
 
+// checkBoundary validates a permissions boundary ARN as CreateRole and
+// PutRolePermissionsBoundary do. The local IAM keeps no managed policies,
+// so a well-formed ARN of a policy that does not exist is accepted, where
+// IAM answers NoSuchEntity.
+func checkBoundary(arn string) *awsproto.Error {
+	if !arnRE.MatchString(arn) {
+		return awsproto.Errorf(400, "InvalidInput", "ARN %s is not valid.", arn)
+	}
+	if strings.HasPrefix(arn, "arn:aws:iam::aws:policy/aws-service-role/") {
+		// Uncertain wording: a service role policy cannot be attached to a
+		// role of the customer's, as a boundary or otherwise.
+		return awsproto.Errorf(400, "PolicyNotAttachable", "Cannot attach a Service Role Policy to a Customer Role.")
+	}
+	return nil
+}
+
+// boundaryKeyLocked is the iam:PermissionsBoundary condition key of an
+// action on the existing role of that name that does not set a boundary
+// (PutRolePolicy, DeleteRolePolicy, DeleteRolePermissionsBoundary): the
+// role's current boundary, absent when it has none (Service Authorization
+// Reference: "Filters access if the specified policy is set as the
+// permissions boundary on the IAM entity").
+func (s *Store) boundaryKeyLocked(name string) map[string]string {
+	if r := s.roles[strings.ToLower(name)]; r != nil && r.boundary != "" {
+		return map[string]string{"iam:PermissionsBoundary": r.boundary}
+	}
+	return nil
+}
+
 // lookup validates RoleName, authorizes action on the role and returns it.
 // The caller holds s.mu.
 func (s *Store) lookupLocked(c *awsproto.Call, action, name string) (*role, *awsproto.Error) {
-	if e := c.Authorize("AccessDenied", action, s.roleARNLocked(name), nil); e != nil {
+	return s.lookupCondLocked(c, action, name, nil)
+}
+
+// lookupCondLocked is lookupLocked with the request's condition keys.
+func (s *Store) lookupCondLocked(c *awsproto.Call, action, name string, conds map[string]string) (*role, *awsproto.Error) {
+	if e := c.Authorize("AccessDenied", action, s.roleARNLocked(name), conds); e != nil {
 		return nil, e
 	}
 	r := s.roles[strings.ToLower(name)]
@@ -772,7 +811,7 @@ func (s *Store) putRolePolicy(c *awsproto.Call, f url.Values) (any, *awsproto.Er
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	r, e := s.lookupLocked(c, "iam:PutRolePolicy", name)
+	r, e := s.lookupCondLocked(c, "iam:PutRolePolicy", name, s.boundaryKeyLocked(name))
 	if e != nil {
 		return nil, e
 	}
@@ -861,7 +900,7 @@ func (s *Store) deleteRolePolicy(c *awsproto.Call, f url.Values) (any, *awsproto
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	r, e := s.lookupLocked(c, "iam:DeleteRolePolicy", name)
+	r, e := s.lookupCondLocked(c, "iam:DeleteRolePolicy", name, s.boundaryKeyLocked(name))
 	if e != nil {
 		return nil, e
 	}
@@ -872,6 +911,56 @@ func (s *Store) deleteRolePolicy(c *awsproto.Call, f url.Values) (any, *awsproto
 		return nil, awsproto.Errorf(404, "NoSuchEntity", "The role policy with name %s cannot be found.", pname)
 	}
 	delete(r.inline, pname)
+	return nil, nil
+}
+
+// putRolePermissionsBoundary sets or replaces the role's boundary. The
+// iam:PermissionsBoundary condition key is the boundary being set.
+func (s *Store) putRolePermissionsBoundary(c *awsproto.Call, f url.Values) (any, *awsproto.Error) {
+	var v validation
+	name := v.roleName(f)
+	boundary, ok := f["PermissionsBoundary"]
+	if v.required("permissionsBoundary", "", ok) {
+		v.length("permissionsBoundary", boundary[0], 20, 2048)
+	}
+	if e := v.err(); e != nil {
+		return nil, e
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, e := s.lookupCondLocked(c, "iam:PutRolePermissionsBoundary", name, map[string]string{"iam:PermissionsBoundary": boundary[0]})
+	if e != nil {
+		return nil, e
+	}
+	if r.serviceLinked {
+		return nil, protectedRole(r.name)
+	}
+	if e := checkBoundary(boundary[0]); e != nil {
+		return nil, e
+	}
+	r.boundary = boundary[0]
+	return nil, nil
+}
+
+// deleteRolePermissionsBoundary removes the role's boundary; a role without
+// one is left as it is, without an error. The iam:PermissionsBoundary
+// condition key is the boundary being removed.
+func (s *Store) deleteRolePermissionsBoundary(c *awsproto.Call, f url.Values) (any, *awsproto.Error) {
+	var v validation
+	name := v.roleName(f)
+	if e := v.err(); e != nil {
+		return nil, e
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, e := s.lookupCondLocked(c, "iam:DeleteRolePermissionsBoundary", name, s.boundaryKeyLocked(name))
+	if e != nil {
+		return nil, e
+	}
+	if r.serviceLinked {
+		return nil, protectedRole(r.name)
+	}
+	r.boundary = ""
 	return nil, nil
 }
 

@@ -9,6 +9,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 	"github.com/aws/smithy-go"
@@ -16,6 +17,7 @@ import (
 	"github.com/platform/eks-connector-registrar/localcloud/awsproto"
 	"github.com/platform/eks-connector-registrar/localcloud/clock"
 	lciam "github.com/platform/eks-connector-registrar/localcloud/iam"
+	"github.com/platform/eks-connector-registrar/localcloud/policy"
 )
 
 const (
@@ -34,13 +36,14 @@ type env struct {
 	clk   *clock.Virtual
 	store *lciam.Store
 	api   *iam.Client
+	te    *awsproto.TestEndpoint
 }
 
 func newEnv(t *testing.T) *env {
 	clk := clock.NewVirtual(t0)
 	store, svc := lciam.New(lciam.Config{Account: "123456789012", Clock: clk})
 	te := awsproto.NewTestEndpoint(t, clk, svc)
-	return &env{clk: clk, store: store, api: iam.NewFromConfig(te.Config)}
+	return &env{clk: clk, store: store, api: iam.NewFromConfig(te.Config), te: te}
 }
 
 func (e *env) createRole(t *testing.T, name, trust string) *iamtypes.Role {
@@ -542,5 +545,201 @@ func TestFaultInjectionAndUnknownAction(t *testing.T) {
 	_, err = api.GetRole(awsproto.Ctx(), &iam.GetRoleInput{RoleName: aws.String("x")})
 	if apiCode(t, err) != "NoSuchEntity" {
 		t.Errorf("after the fault: %v", err)
+	}
+}
+
+// boundaryOf reads the role's boundary through GetRole, as a caller sees it.
+func (e *env) boundaryOf(t *testing.T, name string) *iamtypes.AttachedPermissionsBoundary {
+	t.Helper()
+	out, err := e.api.GetRole(awsproto.Ctx(), &iam.GetRoleInput{RoleName: aws.String(name)})
+	if err != nil {
+		t.Fatalf("GetRole %s: %v", name, err)
+	}
+	return out.Role.PermissionsBoundary
+}
+
+func TestPutAndDeleteRolePermissionsBoundary(t *testing.T) {
+	e := newEnv(t)
+	ctx := awsproto.Ctx()
+	const (
+		b1 = "arn:aws:iam::123456789012:policy/ConnectorAgentBoundary"
+		b2 = "arn:aws:iam::aws:policy/PowerUserAccess"
+	)
+	e.createRole(t, "Agent", ssmTrust)
+	if b := e.boundaryOf(t, "Agent"); b != nil {
+		t.Fatalf("a role created without a boundary has %+v", b)
+	}
+	if _, err := e.api.PutRolePermissionsBoundary(ctx, &iam.PutRolePermissionsBoundaryInput{
+		RoleName: aws.String("agent"), PermissionsBoundary: aws.String(b1), // names are case-insensitive
+	}); err != nil {
+		t.Fatal(err)
+	}
+	b := e.boundaryOf(t, "Agent")
+	if b == nil || aws.ToString(b.PermissionsBoundaryArn) != b1 || b.PermissionsBoundaryType != iamtypes.PermissionsBoundaryAttachmentTypePolicy {
+		t.Fatalf("boundary after Put: %+v", b)
+	}
+	if snap, _ := e.store.Role("Agent"); snap.PermissionsBoundary != b1 {
+		t.Errorf("snapshot boundary %q", snap.PermissionsBoundary)
+	}
+	// Put replaces; an AWS managed policy may be a boundary.
+	if _, err := e.api.PutRolePermissionsBoundary(ctx, &iam.PutRolePermissionsBoundaryInput{
+		RoleName: aws.String("Agent"), PermissionsBoundary: aws.String(b2),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if b := e.boundaryOf(t, "Agent"); aws.ToString(b.PermissionsBoundaryArn) != b2 {
+		t.Errorf("boundary after the second Put: %+v", b)
+	}
+	// ListRoles does not show boundaries (IAM's ListRoles omits them).
+	lr, err := e.api.ListRoles(ctx, &iam.ListRolesInput{})
+	if err != nil || len(lr.Roles) != 1 || lr.Roles[0].PermissionsBoundary != nil {
+		t.Errorf("ListRoles %+v %v", lr, err)
+	}
+	if _, err := e.api.DeleteRolePermissionsBoundary(ctx, &iam.DeleteRolePermissionsBoundaryInput{RoleName: aws.String("Agent")}); err != nil {
+		t.Fatal(err)
+	}
+	if b := e.boundaryOf(t, "Agent"); b != nil {
+		t.Errorf("boundary after Delete: %+v", b)
+	}
+	// Deleting a boundary the role does not have succeeds and changes nothing.
+	if _, err := e.api.DeleteRolePermissionsBoundary(ctx, &iam.DeleteRolePermissionsBoundaryInput{RoleName: aws.String("Agent")}); err != nil {
+		t.Errorf("second Delete: %v", err)
+	}
+}
+
+func TestRolePermissionsBoundaryErrors(t *testing.T) {
+	e := newEnv(t)
+	ctx := awsproto.Ctx()
+	e.createRole(t, "Agent", ssmTrust)
+	slr := e.store.EnsureServiceLinkedRole("eks-connector.amazonaws.com")
+	slrName := slr[strings.LastIndex(slr, "/")+1:]
+	tests := []struct {
+		name, role, boundary string
+		code                 string
+		status               int
+		msg                  string
+	}{
+		{"no such role", "Nope", "arn:aws:iam::123456789012:policy/B0123456789", "NoSuchEntity", 404, "The role with name Nope cannot be found."},
+		{"not a policy ARN", "Agent", "arn:aws:s3:::bucket/xyzzy", "InvalidInput", 400, "ARN arn:aws:s3:::bucket/xyzzy is not valid."},
+		{"not an ARN", "Agent", "ConnectorAgentBoundary", "InvalidInput", 400, "ARN ConnectorAgentBoundary is not valid."},
+		{"too short", "Agent", "arn:aws:iam::aws:p", "ValidationError", 400, "Member must have length greater than or equal to 20"},
+		{"bad role name", "a/b", "arn:aws:iam::123456789012:policy/B0123456789", "ValidationError", 400, "roleName"},
+		{"service role policy", "Agent", "arn:aws:iam::aws:policy/aws-service-role/AmazonEKSConnectorServiceRolePolicy", "PolicyNotAttachable", 400, ""},
+		{"service-linked role", slrName, "arn:aws:iam::123456789012:policy/B0123456789", "UnmodifiableEntity", 400, slrName},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := e.api.PutRolePermissionsBoundary(ctx, &iam.PutRolePermissionsBoundaryInput{RoleName: aws.String(tt.role), PermissionsBoundary: aws.String(tt.boundary)})
+			if err == nil {
+				t.Fatal("no error")
+			}
+			var ae smithy.APIError
+			if !errors.As(err, &ae) || ae.ErrorCode() != tt.code || httpStatus(t, err) != tt.status || !strings.Contains(ae.ErrorMessage(), tt.msg) {
+				t.Errorf("got %v, want %s %d %q", err, tt.code, tt.status, tt.msg)
+			}
+		})
+	}
+	if b := e.boundaryOf(t, "Agent"); b != nil {
+		t.Errorf("a refused Put set the boundary %+v", b)
+	}
+	var nse *iamtypes.NoSuchEntityException
+	if _, err := e.api.DeleteRolePermissionsBoundary(ctx, &iam.DeleteRolePermissionsBoundaryInput{RoleName: aws.String("Nope")}); !errors.As(err, &nse) || httpStatus(t, err) != 404 {
+		t.Errorf("Delete on a missing role: %v", err)
+	}
+	var um *iamtypes.UnmodifiableEntityException
+	if _, err := e.api.DeleteRolePermissionsBoundary(ctx, &iam.DeleteRolePermissionsBoundaryInput{RoleName: aws.String(slrName)}); !errors.As(err, &um) {
+		t.Errorf("Delete on the service-linked role: %v", err)
+	}
+	// CreateRole refuses the same boundaries.
+	_, err := e.api.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String("R2"), AssumeRolePolicyDocument: aws.String(ssmTrust),
+		PermissionsBoundary: aws.String("arn:aws:iam::aws:policy/aws-service-role/AmazonEKSConnectorServiceRolePolicy")})
+	if apiCode(t, err) != "PolicyNotAttachable" {
+		t.Errorf("CreateRole with a service role policy as boundary: %v", err)
+	}
+}
+
+// The iam:PermissionsBoundary condition key reaches policy evaluation: the
+// boundary being set for CreateRole and PutRolePermissionsBoundary, the
+// role's current one for actions on it (DeleteRolePermissionsBoundary,
+// PutRolePolicy, DeleteRolePolicy), absent when it has none. Checked with
+// the local cloud's policy engine and a policy that allows each action only
+// with one boundary.
+func TestPermissionsBoundaryConditionKey(t *testing.T) {
+	e := newEnv(t)
+	ctx := awsproto.Ctx()
+	const (
+		good = "arn:aws:iam::123456789012:policy/ConnectorAgentBoundary"
+		bad  = "arn:aws:iam::123456789012:policy/Other"
+	)
+	e.createRole(t, "Bounded", ssmTrust)
+	e.createRole(t, "Unbounded", ssmTrust)
+	if _, err := e.api.PutRolePermissionsBoundary(ctx, &iam.PutRolePermissionsBoundaryInput{RoleName: aws.String("Bounded"), PermissionsBoundary: aws.String(good)}); err != nil {
+		t.Fatal(err)
+	}
+	engine := policy.NewEngine()
+	doc, err := policy.ParseDocument([]byte(`{"Version":"2012-10-17","Statement":[
+	 {"Effect":"Allow","Action":["iam:CreateRole","iam:PutRolePermissionsBoundary","iam:DeleteRolePermissionsBoundary","iam:PutRolePolicy","iam:DeleteRolePolicy"],
+	  "Resource":"arn:aws:iam::123456789012:role/*","Condition":{"StringEquals":{"iam:PermissionsBoundary":"` + good + `"}}}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	engine.SetPolicies("Registrar", []policy.Policy{doc})
+	e.te.Router.Authz = engine
+	e.te.Router.Principals = func(key string) *awsproto.Principal {
+		if key == "AKIDREGISTRAR" {
+			return &awsproto.Principal{Name: "Registrar", ARN: "arn:aws:iam::123456789012:role/Registrar"}
+		}
+		return &awsproto.Principal{Name: "admin", Admin: true}
+	}
+	cfg := e.te.Config.Copy()
+	cfg.Credentials = credentials.NewStaticCredentialsProvider("AKIDREGISTRAR", "secret", "")
+	reg := iam.NewFromConfig(cfg)
+	allowed := func(what string, err error, want bool) {
+		t.Helper()
+		var ae smithy.APIError
+		switch {
+		case want && err != nil:
+			t.Errorf("%s: %v, want allowed", what, err)
+		case !want && (!errors.As(err, &ae) || ae.ErrorCode() != "AccessDenied" || httpStatus(t, err) != 403):
+			t.Errorf("%s: %v, want AccessDenied 403", what, err)
+		}
+	}
+	create := func(name, boundary string) error {
+		in := &iam.CreateRoleInput{RoleName: aws.String(name), AssumeRolePolicyDocument: aws.String(ssmTrust)}
+		if boundary != "" {
+			in.PermissionsBoundary = aws.String(boundary)
+		}
+		_, err := reg.CreateRole(ctx, in)
+		return err
+	}
+	put := func(role, boundary string) error {
+		_, err := reg.PutRolePermissionsBoundary(ctx, &iam.PutRolePermissionsBoundaryInput{RoleName: aws.String(role), PermissionsBoundary: aws.String(boundary)})
+		return err
+	}
+	inline := func(role string) error {
+		_, err := reg.PutRolePolicy(ctx, &iam.PutRolePolicyInput{RoleName: aws.String(role), PolicyName: aws.String("p"), PolicyDocument: aws.String(agentPolicy)})
+		return err
+	}
+	allowed("CreateRole with the boundary", create("C1", good), true)
+	allowed("CreateRole with another boundary", create("C2", bad), false)
+	allowed("CreateRole without a boundary", create("C3", ""), false)
+	allowed("PutRolePermissionsBoundary with the boundary", put("Unbounded", good), true)
+	allowed("PutRolePermissionsBoundary with another boundary", put("Bounded", bad), false)
+	allowed("PutRolePolicy on a role with the boundary", inline("Bounded"), true)
+	allowed("PutRolePolicy on a role with the boundary, set by Put", inline("Unbounded"), true)
+	if _, err := e.api.DeleteRolePermissionsBoundary(ctx, &iam.DeleteRolePermissionsBoundaryInput{RoleName: aws.String("Unbounded")}); err != nil {
+		t.Fatal(err)
+	}
+	allowed("PutRolePolicy on a role without a boundary", inline("Unbounded"), false)
+	_, err = reg.DeleteRolePolicy(ctx, &iam.DeleteRolePolicyInput{RoleName: aws.String("Unbounded"), PolicyName: aws.String("p")})
+	allowed("DeleteRolePolicy on a role without a boundary", err, false)
+	_, err = reg.DeleteRolePolicy(ctx, &iam.DeleteRolePolicyInput{RoleName: aws.String("Bounded"), PolicyName: aws.String("p")})
+	allowed("DeleteRolePolicy on a role with the boundary", err, true)
+	_, err = reg.DeleteRolePermissionsBoundary(ctx, &iam.DeleteRolePermissionsBoundaryInput{RoleName: aws.String("Bounded")})
+	allowed("DeleteRolePermissionsBoundary of the boundary", err, true)
+	_, err = reg.DeleteRolePermissionsBoundary(ctx, &iam.DeleteRolePermissionsBoundaryInput{RoleName: aws.String("Bounded")})
+	allowed("DeleteRolePermissionsBoundary of a role without one", err, false)
+	if b := e.boundaryOf(t, "Bounded"); b != nil {
+		t.Errorf("boundary %+v after the allowed Delete", b)
 	}
 }
