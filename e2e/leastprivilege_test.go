@@ -43,9 +43,13 @@ var lpConfigs = []lpConfig{
 		"AgentRoleMode":        "existing",
 		"ExistingAgentRoleArn": "arn:aws:iam::123456789012:role/platform/ExistingConnectorAgentRole",
 	}},
-	// Every optional parameter set, so every conditional statement is checked.
+	// Every optional parameter set in one of these, so every conditional
+	// statement is checked; one each, so the table says which one a grant
+	// comes with.
 	{Name: "kms", Params: map[string]string{
-		"KmsKeyArn":                    "arn:aws:kms:us-east-1:123456789012:key/0f1e2d3c-4b5a-4978-8a9b-0c1d2e3f4a5b",
+		"KmsKeyArn": "arn:aws:kms:us-east-1:123456789012:key/0f1e2d3c-4b5a-4978-8a9b-0c1d2e3f4a5b",
+	}},
+	{Name: "boundary", Params: map[string]string{ // e2e/agentrole_test.go runs with it
 		"AgentRolePermissionsBoundary": "arn:aws:iam::123456789012:policy/ConnectorAgentBoundary",
 	}},
 }
@@ -553,6 +557,8 @@ func lpRows(stacks []*lpStack, used map[lpKey]bool) []lpRow {
 			when = "existing role"
 		case m["kms"]:
 			when = "KmsKeyArn set"
+		case m["boundary"]:
+			when = "managed role with AgentRolePermissionsBoundary"
 		}
 		r := lpRow{lpKey: k, When: when, Statements: stmts[k], Used: used[k]}
 		if !r.Used {

@@ -35,6 +35,7 @@ type IAMAPI interface {
 	CreateServiceLinkedRole(ctx context.Context, in *iam.CreateServiceLinkedRoleInput, optFns ...func(*iam.Options)) (*iam.CreateServiceLinkedRoleOutput, error)
 	CreateRole(ctx context.Context, in *iam.CreateRoleInput, optFns ...func(*iam.Options)) (*iam.CreateRoleOutput, error)
 	UpdateAssumeRolePolicy(ctx context.Context, in *iam.UpdateAssumeRolePolicyInput, optFns ...func(*iam.Options)) (*iam.UpdateAssumeRolePolicyOutput, error)
+	PutRolePermissionsBoundary(ctx context.Context, in *iam.PutRolePermissionsBoundaryInput, optFns ...func(*iam.Options)) (*iam.PutRolePermissionsBoundaryOutput, error)
 	GetRolePolicy(ctx context.Context, in *iam.GetRolePolicyInput, optFns ...func(*iam.Options)) (*iam.GetRolePolicyOutput, error)
 	PutRolePolicy(ctx context.Context, in *iam.PutRolePolicyInput, optFns ...func(*iam.Options)) (*iam.PutRolePolicyOutput, error)
 	ListRolePolicies(ctx context.Context, in *iam.ListRolePoliciesInput, optFns ...func(*iam.Options)) (*iam.ListRolePoliciesOutput, error)
@@ -75,6 +76,39 @@ func (e AgentRoleInvalid) Error() string {
 		e.RoleArn, strings.Join(e.Missing, "; "))
 }
 
+// AgentRolePathMismatch: the managed agent role exists, but at another path
+// than AgentRolePath. IAM cannot move a role, so the workflow cannot repair
+// this; it changes nothing.
+type AgentRolePathMismatch struct {
+	RoleName, RoleArn   string
+	Found, ExpectedPath string
+}
+
+func (e AgentRolePathMismatch) Error() string {
+	return fmt.Sprintf("the agent role %s exists at path %s (%s), but the stack's AgentRolePath is %s, and IAM cannot move a role "+
+		"to another path; nothing was changed. Either deploy the stack with AgentRolePath=%s (the role is then checked and repaired "+
+		"where it is), or use it as it is with AgentRoleMode=existing and ExistingAgentRoleArn=%s, or, if no registered cluster's agent "+
+		"uses it, delete the role so that the next registration creates it at %s; then send Register Cluster again",
+		e.RoleName, e.Found, e.RoleArn, e.ExpectedPath, e.Found, e.RoleArn, e.ExpectedPath)
+}
+
+// AgentRoleBoundaryMismatch: the managed agent role has a permissions
+// boundary other than AgentRolePermissionsBoundary. A boundary is a
+// guardrail someone set on purpose, so the workflow does not replace it; it
+// changes nothing.
+type AgentRoleBoundaryMismatch struct {
+	RoleName, RoleArn       string
+	Found, ExpectedBoundary string
+}
+
+func (e AgentRoleBoundaryMismatch) Error() string {
+	return fmt.Sprintf("the agent role %s (%s) has the permissions boundary %s, but the stack's AgentRolePermissionsBoundary is %s; "+
+		"the workflow does not replace a boundary someone set, so nothing was changed. Either deploy the stack with "+
+		"AgentRolePermissionsBoundary=%s, or, if %s is the boundary the role must have, set it yourself "+
+		"(aws iam put-role-permissions-boundary --role-name %s --permissions-boundary %s), then send Register Cluster again",
+		e.RoleName, e.RoleArn, e.Found, e.ExpectedBoundary, e.Found, e.ExpectedBoundary, e.RoleName, e.ExpectedBoundary)
+}
+
 // Roles ensures the roles for the given settings.
 type Roles struct {
 	IAM      IAMAPI
@@ -92,8 +126,9 @@ func NewHandler(cfg aws.Config, getenv func(string) string, log *slog.Logger) (l
 	return lambda.NewHandler(r.Handle), nil
 }
 
-// Handle runs the step. Errors are TransientAWSError, AWSCallFailed or
-// AgentRoleInvalid, returned unwrapped.
+// Handle runs the step. Errors are TransientAWSError, AWSCallFailed,
+// AgentRoleInvalid (existing mode), AgentRolePathMismatch or
+// AgentRoleBoundaryMismatch (managed mode), returned unwrapped.
 func (r *Roles) Handle(ctx context.Context, in Input) (Result, error) {
 	log := r.Log.With("cluster", in.ClusterName, "execution", in.ExecutionArn)
 	var res Result
@@ -188,6 +223,20 @@ func (r *Roles) ensureManaged(ctx context.Context) (arn string, created bool, re
 	partition := partitionOf(arn)
 
 	if !created {
+		// What cannot be repaired, or must not be, is checked before any
+		// write: a refused role is left exactly as it was found.
+		if err := r.checkManaged(role); err != nil {
+			return "", false, nil, err
+		}
+		if want := r.Settings.AgentRolePermissionBoundary; want != "" && boundaryOf(role) == "" {
+			_, perr := r.IAM.PutRolePermissionsBoundary(ctx, &iam.PutRolePermissionsBoundaryInput{
+				RoleName: aws.String(name), PermissionsBoundary: aws.String(want),
+			})
+			if perr != nil {
+				return "", false, nil, awserr.Step("iam:PutRolePermissionsBoundary", perr)
+			}
+			repairs = append(repairs, "permissions boundary: set "+want)
+		}
 		trust, perr := parseDocument(aws.ToString(role.AssumeRolePolicyDocument))
 		if perr != nil {
 			return "", false, nil, awserr.AWSCallFailed{Operation: "iam:GetRole", Message: "trust policy of " + arn + " cannot be read: " + perr.Error()}
@@ -241,6 +290,33 @@ func (r *Roles) ensureManaged(ctx context.Context) (arn string, created bool, re
 		repairs = append(repairs, "inline policy "+InlinePolicyName+": added "+strings.Join(extra, ", "))
 	}
 	return arn, created, repairs, nil
+}
+
+// checkManaged refuses an existing managed role whose path differs from
+// AgentRolePath (IAM cannot move a role), or whose permissions boundary
+// differs from a configured AgentRolePermissionsBoundary (someone's
+// guardrail). With no boundary configured, whatever boundary the role has
+// is left alone; a missing one is restored by the caller.
+func (r *Roles) checkManaged(role *iamtypes.Role) error {
+	name, arn := aws.ToString(role.RoleName), aws.ToString(role.Arn)
+	if name == "" {
+		name = r.Settings.AgentRoleName
+	}
+	if got, want := aws.ToString(role.Path), r.Settings.AgentRolePath; got != want {
+		return AgentRolePathMismatch{RoleName: name, RoleArn: arn, Found: got, ExpectedPath: want}
+	}
+	if got, want := boundaryOf(role), r.Settings.AgentRolePermissionBoundary; want != "" && got != "" && got != want {
+		return AgentRoleBoundaryMismatch{RoleName: name, RoleArn: arn, Found: got, ExpectedBoundary: want}
+	}
+	return nil
+}
+
+// boundaryOf is the ARN of the role's permissions boundary, or "".
+func boundaryOf(role *iamtypes.Role) string {
+	if role.PermissionsBoundary == nil {
+		return ""
+	}
+	return aws.ToString(role.PermissionsBoundary.PermissionsBoundaryArn)
 }
 
 func contains(list []string, s string) bool {

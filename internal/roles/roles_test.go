@@ -31,6 +31,8 @@ type fakeIAM struct {
 	getErr   error // every GetRole fails with this
 	boundary string
 	path     string
+	// PutRolePermissionsBoundary fails with this
+	boundaryErr error
 }
 
 type fakeRole struct {
@@ -38,6 +40,14 @@ type fakeRole struct {
 	trust    string
 	inline   map[string]string
 	attached []string
+	boundary string // permissions boundary ARN, "" for none
+}
+
+// path is the role's path, from its ARN (…:role/<path/>Name), as IAM
+// returns it in GetRole.
+func (r *fakeRole) path() string {
+	res := r.arn[strings.Index(r.arn, ":role/")+len(":role"):]
+	return res[:strings.LastIndex(res, "/")+1]
 }
 
 func apiErr(code, msg string) error { return &smithy.GenericAPIError{Code: code, Message: msg} }
@@ -54,7 +64,22 @@ func (f *fakeIAM) GetRole(_ context.Context, in *iam.GetRoleInput, _ ...func(*ia
 	if !ok {
 		return nil, apiErr("NoSuchEntity", "The role with name "+*in.RoleName+" cannot be found.")
 	}
-	return &iam.GetRoleOutput{Role: &iamtypes.Role{Arn: aws.String(r.arn), RoleName: in.RoleName, AssumeRolePolicyDocument: aws.String(url.QueryEscape(r.trust))}}, nil
+	role := &iamtypes.Role{Arn: aws.String(r.arn), RoleName: in.RoleName, Path: aws.String(r.path()), AssumeRolePolicyDocument: aws.String(url.QueryEscape(r.trust))}
+	if r.boundary != "" {
+		role.PermissionsBoundary = &iamtypes.AttachedPermissionsBoundary{
+			PermissionsBoundaryArn: aws.String(r.boundary), PermissionsBoundaryType: iamtypes.PermissionsBoundaryAttachmentTypePolicy,
+		}
+	}
+	return &iam.GetRoleOutput{Role: role}, nil
+}
+
+func (f *fakeIAM) PutRolePermissionsBoundary(_ context.Context, in *iam.PutRolePermissionsBoundaryInput, _ ...func(*iam.Options)) (*iam.PutRolePermissionsBoundaryOutput, error) {
+	f.writes = append(f.writes, "PutRolePermissionsBoundary")
+	if f.boundaryErr != nil {
+		return nil, f.boundaryErr
+	}
+	f.roles[*in.RoleName].boundary = *in.PermissionsBoundary
+	return &iam.PutRolePermissionsBoundaryOutput{}, nil
 }
 
 func (f *fakeIAM) CreateServiceLinkedRole(_ context.Context, in *iam.CreateServiceLinkedRoleInput, _ ...func(*iam.Options)) (*iam.CreateServiceLinkedRoleOutput, error) {
@@ -74,7 +99,7 @@ func (f *fakeIAM) CreateRole(_ context.Context, in *iam.CreateRoleInput, _ ...fu
 	f.writes = append(f.writes, "CreateRole")
 	f.boundary, f.path = aws.ToString(in.PermissionsBoundary), aws.ToString(in.Path)
 	arn := "arn:aws:iam::123456789012:role" + aws.ToString(in.Path) + *in.RoleName
-	f.roles[*in.RoleName] = &fakeRole{arn: arn, trust: *in.AssumeRolePolicyDocument, inline: map[string]string{}}
+	f.roles[*in.RoleName] = &fakeRole{arn: arn, trust: *in.AssumeRolePolicyDocument, inline: map[string]string{}, boundary: f.boundary}
 	return &iam.CreateRoleOutput{Role: &iamtypes.Role{Arn: aws.String(arn)}}, nil
 }
 
@@ -231,6 +256,10 @@ func typeName(err error) string {
 		return "AWSCallFailed"
 	case AgentRoleInvalid:
 		return "AgentRoleInvalid"
+	case AgentRolePathMismatch:
+		return "AgentRolePathMismatch"
+	case AgentRoleBoundaryMismatch:
+		return "AgentRoleBoundaryMismatch"
 	}
 	return "other"
 }
@@ -358,5 +387,106 @@ func TestPolicyGrants(t *testing.T) {
 	var v any
 	if err := json.Unmarshal([]byte(agentPolicy("aws-cn")), &v); err != nil || !strings.Contains(agentPolicy("aws-cn"), "arn:aws-cn:eks:*:*:cluster/*") {
 		t.Errorf("agent policy %s", agentPolicy("aws-cn"))
+	}
+}
+
+// The path and the permissions boundary of an existing managed agent role:
+// a missing configured boundary is restored; another path or another
+// boundary is refused with a typed error naming both values and what to
+// do, before any write; with no boundary configured, the role's is left
+// alone.
+func TestManagedModeChecksPathAndBoundary(t *testing.T) {
+	const (
+		want  = "arn:aws:iam::123456789012:policy/ConnectorAgentBoundary"
+		other = "arn:aws:iam::123456789012:policy/SecurityTeamBoundary"
+	)
+	eksArn := "arn:aws:iam::123456789012:role/eks/AmazonEKSConnectorAgentRole"
+	tests := []struct {
+		name         string
+		roleArn      string // the existing role
+		roleBoundary string
+		env          map[string]string
+		wantErr      string   // error type name; "" for success
+		wantInErr    []string // in the error message
+		wantWrites   []string
+		wantBoundary string // the role's boundary afterwards
+		wantRepairs  int
+	}{
+		{name: "missing boundary is restored", roleArn: agentArn, env: map[string]string{"AGENT_ROLE_PERMISSIONS_BOUNDARY": want},
+			wantWrites: []string{"PutRolePermissionsBoundary"}, wantBoundary: want, wantRepairs: 1},
+		{name: "the configured boundary: nothing to do", roleArn: agentArn, roleBoundary: want, env: map[string]string{"AGENT_ROLE_PERMISSIONS_BOUNDARY": want},
+			wantBoundary: want},
+		{name: "another boundary is refused", roleArn: agentArn, roleBoundary: other, env: map[string]string{"AGENT_ROLE_PERMISSIONS_BOUNDARY": want},
+			wantErr: "AgentRoleBoundaryMismatch", wantInErr: []string{agentArn, other, want, "AgentRolePermissionsBoundary=" + other, "put-role-permissions-boundary"},
+			wantBoundary: other},
+		{name: "no boundary configured: the role's is left alone", roleArn: agentArn, roleBoundary: other, wantBoundary: other},
+		{name: "no boundary configured, none on the role: none set", roleArn: agentArn},
+		{name: "configured path, role at the root", roleArn: agentArn, env: map[string]string{"AGENT_ROLE_PATH": "/eks/"},
+			wantErr: "AgentRolePathMismatch", wantInErr: []string{agentArn, "at path /", "AgentRolePath is /eks/", "AgentRolePath=/", "ExistingAgentRoleArn=" + agentArn}},
+		{name: "root path configured, role under /eks/", roleArn: eksArn,
+			wantErr: "AgentRolePathMismatch", wantInErr: []string{eksArn, "at path /eks/", "AgentRolePath is /,", "cannot move"}},
+		{name: "another path is refused before the boundary is restored", roleArn: eksArn,
+			env:     map[string]string{"AGENT_ROLE_PERMISSIONS_BOUNDARY": want},
+			wantErr: "AgentRolePathMismatch", wantInErr: []string{eksArn}},
+		{name: "the configured path: repaired where it is", roleArn: eksArn, env: map[string]string{"AGENT_ROLE_PATH": "/eks/", "AGENT_ROLE_PERMISSIONS_BOUNDARY": want},
+			wantWrites: []string{"PutRolePermissionsBoundary"}, wantBoundary: want, wantRepairs: 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFake()
+			f.roles[ServiceLinkedRoleName] = &fakeRole{arn: slrArn}
+			// Broken trust and no inline policy: a refused role must keep them.
+			f.roles["AmazonEKSConnectorAgentRole"] = &fakeRole{arn: tt.roleArn, trust: trustDocument(),
+				inline: map[string]string{InlinePolicyName: agentPolicy("aws")}, boundary: tt.roleBoundary}
+			if tt.wantErr != "" {
+				f.roles["AmazonEKSConnectorAgentRole"].trust = `{"Version":"2012-10-17","Statement":[]}`
+				f.roles["AmazonEKSConnectorAgentRole"].inline = map[string]string{}
+			}
+			res, err := run(t, f, tt.env)
+			if !slices.Equal(f.writes, tt.wantWrites) {
+				t.Errorf("writes = %v, want %v", f.writes, tt.wantWrites)
+			}
+			if got := f.roles["AmazonEKSConnectorAgentRole"].boundary; got != tt.wantBoundary {
+				t.Errorf("boundary afterwards %q, want %q", got, tt.wantBoundary)
+			}
+			if tt.wantErr != "" {
+				if typeName(err) != tt.wantErr {
+					t.Fatalf("err = %T %v, want %s", err, err, tt.wantErr)
+				}
+				for _, w := range tt.wantInErr {
+					if !strings.Contains(err.Error(), w) {
+						t.Errorf("error %q does not say %q", err, w)
+					}
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(res.Repairs) != tt.wantRepairs || res.AgentRoleRepaired != (tt.wantRepairs > 0) || res.AgentRoleArn != tt.roleArn {
+				t.Errorf("res = %+v, want %d repairs of %s", res, tt.wantRepairs, tt.roleArn)
+			}
+			if tt.wantRepairs > 0 && !strings.Contains(strings.Join(res.Repairs, ";"), "permissions boundary: set "+tt.wantBoundary) {
+				t.Errorf("repairs %v do not name the boundary", res.Repairs)
+			}
+			// A second run finds nothing to do.
+			f.writes = nil
+			if _, err := run(t, f, tt.env); err != nil || len(f.writes) != 0 {
+				t.Errorf("second run: err=%v writes=%v", err, f.writes)
+			}
+		})
+	}
+}
+
+// A refused PutRolePermissionsBoundary is the step's error, not a success
+// without the guardrail.
+func TestBoundaryRestoreFailureFailsTheStep(t *testing.T) {
+	f := newFake()
+	f.roles[ServiceLinkedRoleName] = &fakeRole{arn: slrArn}
+	f.roles["AmazonEKSConnectorAgentRole"] = &fakeRole{arn: agentArn, trust: trustDocument(), inline: map[string]string{InlinePolicyName: agentPolicy("aws")}}
+	f.boundaryErr = apiErr("AccessDenied", "not authorized to perform: iam:PutRolePermissionsBoundary")
+	_, err := run(t, f, map[string]string{"AGENT_ROLE_PERMISSIONS_BOUNDARY": "arn:aws:iam::123456789012:policy/B"})
+	if typeName(err) != "AWSCallFailed" || !strings.Contains(err.Error(), "iam:PutRolePermissionsBoundary") {
+		t.Fatalf("err = %T %v, want AWSCallFailed naming iam:PutRolePermissionsBoundary", err, err)
 	}
 }
