@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/eks"
 	ekstypes "github.com/aws/aws-sdk-go-v2/service/eks/types"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 
@@ -36,6 +37,12 @@ type SSMAPI interface {
 	DescribeInstanceInformation(ctx context.Context, in *ssm.DescribeInstanceInformationInput, optFns ...func(*ssm.Options)) (*ssm.DescribeInstanceInformationOutput, error)
 	DeleteActivation(ctx context.Context, in *ssm.DeleteActivationInput, optFns ...func(*ssm.Options)) (*ssm.DeleteActivationOutput, error)
 	DeregisterManagedInstance(ctx context.Context, in *ssm.DeregisterManagedInstanceInput, optFns ...func(*ssm.Options)) (*ssm.DeregisterManagedInstanceOutput, error)
+}
+
+// EventsAPI is what the Cleanup function uses of EventBridge: the outcome
+// event of a registration that ended without its own cleanup (Ended).
+type EventsAPI interface {
+	PutEvents(ctx context.Context, in *eventbridge.PutEventsInput, optFns ...func(*eventbridge.Options)) (*eventbridge.PutEventsOutput, error)
 }
 
 // ReleaseFunc releases the cluster's lock if executionArn holds it
@@ -114,6 +121,9 @@ type Summary struct {
 	// Fail state (empty in deregister mode without an error).
 	Error  string `json:"error,omitempty"`
 	Reason string `json:"reason,omitempty"`
+	// Published is the detail-type of the event this invocation put on the
+	// bus (only Ended publishes; the state machines publish their own).
+	Published string `json:"published,omitempty"`
 }
 
 // Cleaner runs Cleanup and CompleteRegistration.
@@ -123,6 +133,10 @@ type Cleaner struct {
 	Release ReleaseFunc
 	Params  workflow.Parameters
 	Log     *slog.Logger
+	// Events, Bus and Source publish Ended's outcome event on the stack's
+	// bus (EVENT_BUS_NAME, EVENT_SOURCE), as the state machines do.
+	Events      EventsAPI
+	Bus, Source string
 }
 
 func newCleaner(cfg aws.Config, getenv func(string) string, log *slog.Logger) (*Cleaner, error) {
@@ -134,6 +148,7 @@ func newCleaner(cfg aws.Config, getenv func(string) string, log *slog.Logger) (*
 	p := s.Params()
 	return &Cleaner{
 		EKS: eks.NewFromConfig(cfg), SSM: sc, Params: p, Log: log,
+		Events: eventbridge.NewFromConfig(cfg), Bus: s.EventBusName, Source: s.EventSource,
 		Release: func(ctx context.Context, cluster, executionArn string) error {
 			return lock.Release(ctx, sc, p, cluster, executionArn)
 		},

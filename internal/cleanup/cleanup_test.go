@@ -112,8 +112,11 @@ func (w *world) DeregisterManagedInstance(_ context.Context, in *ssm.DeregisterM
 func (w *world) cleaner() *Cleaner {
 	return &Cleaner{EKS: w, SSM: w, Params: p, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Release: func(_ context.Context, c, arn string) error {
+			// As lock.Release: only a lock that names arn is deleted.
 			w.released = append(w.released, arn)
-			delete(w.params, p.Lock(c))
+			if v, ok := w.params[p.Lock(c)]; ok && v == arn {
+				delete(w.params, p.Lock(c))
+			}
 			return nil
 		}}
 }

@@ -57,6 +57,21 @@ func (c *Cleaner) Complete(ctx context.Context, in CompleteInput) (Completion, e
 	if in.ClusterName == "" || in.ExecutionArn == "" {
 		return Completion{}, registration.StepInputInvalid{Step: "CompleteRegistration", Problems: []string{"clusterName and executionArn are required"}}
 	}
+	out, err := c.finish(ctx, in)
+	if err != nil {
+		return Completion{}, err
+	}
+	if err := c.Release(ctx, in.ClusterName, in.ExecutionArn); err != nil {
+		return Completion{}, awserr.Step("ssm:DeleteParameter (lock release)", err)
+	}
+	c.Log.Info("registration complete", "cluster", in.ClusterName, "execution", in.ExecutionArn, "instances", out.InstanceIDs,
+		"deletedCodeParameter", out.DeletedCodeParameter, "alreadyRegistered", out.AlreadyRegistered)
+	return out, nil
+}
+
+// finish is Complete without the lock release: Ended announces the
+// registration before it gives up the lock (see Ended).
+func (c *Cleaner) finish(ctx context.Context, in CompleteInput) (Completion, error) {
 	cluster := in.ClusterName
 	out := Completion{ClusterName: cluster, ClusterArn: in.ClusterArn, Provider: in.Provider, InstanceIDs: in.InstanceIDs, AlreadyRegistered: in.AlreadyRegistered}
 	if out.InstanceIDs == nil {
@@ -89,10 +104,5 @@ func (c *Cleaner) Complete(ctx context.Context, in CompleteInput) (Completion, e
 			out.DeletedCodeParameter = code
 		}
 	}
-	if err := c.Release(ctx, cluster, in.ExecutionArn); err != nil {
-		return Completion{}, awserr.Step("ssm:DeleteParameter (lock release)", err)
-	}
-	c.Log.Info("registration complete", "cluster", cluster, "execution", in.ExecutionArn, "instances", out.InstanceIDs,
-		"deletedCodeParameter", out.DeletedCodeParameter, "alreadyRegistered", out.AlreadyRegistered)
 	return out, nil
 }

@@ -3,57 +3,219 @@ package cleanup
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+
+	"github.com/platform/eks-connector-registrar/internal/awserr"
 	"github.com/platform/eks-connector-registrar/internal/registration"
 )
 
 // StatusChange is the part of a "Step Functions Execution Status Change"
 // event this project reads.
 type StatusChange struct {
-	DetailType string `json:"detail-type"`
-	Detail     struct {
-		ExecutionArn string  `json:"executionArn"`
-		Status       string  `json:"status"`
-		Input        string  `json:"input"`
-		Error        *string `json:"error"`
-		Cause        *string `json:"cause"`
-	} `json:"detail"`
+	DetailType string          `json:"detail-type"`
+	Detail     ExecutionStatus `json:"detail"`
+}
+
+// ExecutionStatus is the detail of a status change.
+type ExecutionStatus struct {
+	ExecutionArn    string  `json:"executionArn"`
+	StateMachineArn string  `json:"stateMachineArn"`
+	Status          string  `json:"status"`
+	Input           string  `json:"input"` // the execution's input, as JSON text
+	Error           *string `json:"error"`
+	Cause           *string `json:"cause"`
 }
 
 // deregistrationRequested is the error the trigger stops a registration with
 // when a deregistration takes over; that flow cleans up itself.
 const deregistrationRequested = "DeregistrationRequested"
 
+// The outcome events Ended publishes: the registration state machine's own
+// (statemachine/registration.asl.json, PublishRegistrationFailed and
+// PublishClusterRegistered), with the same detail shapes.
+const (
+	DetailTypeRegistrationFailed = "Cluster Registration Failed"
+	DetailTypeRegistered         = "Cluster Registered"
+)
+
+// FailedDetail is the detail of "Cluster Registration Failed" (the shape of
+// the registration state machine's PublishRegistrationFailed).
+type FailedDetail struct {
+	ClusterName  string `json:"clusterName"`
+	Error        string `json:"error"`
+	Reason       string `json:"reason"`
+	ExecutionArn string `json:"executionArn"`
+}
+
+// EventNotPublished: PutEvents answered, but failed the entry
+// (FailedEntryCount > 0). Ended returns it, like a failed PutEvents call
+// (TransientAWSError, AWSCallFailed), so Lambda retries the status change
+// and finally sends it to the Cleanup function's on-failure queue.
+type EventNotPublished struct {
+	DetailType, Code, Message string
+}
+
+func (e EventNotPublished) Error() string {
+	return fmt.Sprintf("publishing %q failed: %s: %s; the compensation is done and a retry publishes it again",
+		e.DetailType, e.Code, e.Message)
+}
+
 // Ended handles a registration execution that ended without running its own
 // cleanup: stopped by hand, timed out, or failed with an error no Catch can
 // handle. EventBridge delivers the status change (template.yaml's rule on the
 // Cleanup function), and this compensates for that execution exactly as the
 // state machine would have: only its own registration is removed (the one
-// ownership rule), an ACTIVE cluster is kept, and its lock is released. A
-// repeated or late delivery finds nothing of that execution left: idempotent.
+// ownership rule), an ACTIVE cluster is kept, and its lock is released.
+//
+// Whether to announce the outcome is read from the cluster's lock, before
+// compensating. Every execution holds its lock while it runs, and every
+// ending the definition handles releases it before it publishes its own
+// outcome event; so a lock still naming the execution means it ended
+// without its own cleanup and nobody has announced it. Then Ended publishes
+// what the state machine would have: "Cluster Registration Failed" (error
+// ExecutionAborted, ExecutionTimedOut, or the failed execution's own error;
+// a reason from EndedReason), or, when the cluster turned ACTIVE and was
+// kept, finishes the registration as CompleteRegistration would (the stored
+// code and the intent are deleted) and publishes "Cluster Registered".
+//
+// The lock is released only after the event is on the bus. A failed
+// PutEvents (an error, or FailedEntryCount > 0) is returned as a typed
+// error: Lambda retries the whole invocation, which finds the lock still
+// naming the execution, compensates again (idempotent: nothing is left) and
+// publishes again; after the retries the status change lands in the
+// on-failure queue, with the lock still held by the ended execution (the
+// trigger takes over such a lock, whose holder has ended). Once the lock is
+// released, a repeated or late delivery still compensates (finding nothing)
+// but publishes nothing: one event per ending. Only a release that fails
+// after the event went out makes the retry publish it a second time
+// (at-least-once, as EventBridge itself delivers).
 func (c *Cleaner) Ended(ctx context.Context, ev StatusChange) (Summary, error) {
 	d := ev.Detail
 	var in struct {
 		ClusterName string `json:"clusterName"`
+		Provider    string `json:"provider"`
 	}
 	if err := json.Unmarshal([]byte(d.Input), &in); err != nil || in.ClusterName == "" || d.ExecutionArn == "" {
 		return Summary{}, registration.StepInputInvalid{Step: "Cleanup", Problems: []string{
 			"a Step Functions status change without an executionArn or an execution input naming clusterName"}}
 	}
-	log := c.Log.With("cluster", in.ClusterName, "execution", d.ExecutionArn, "status", d.Status)
-	if d.Error != nil && *d.Error == deregistrationRequested {
-		log.Info("registration stopped by a deregistration, which cleans up itself")
-		return Summary{Mode: "none", ClusterName: in.ClusterName}, nil
+	cluster := in.ClusterName
+	errName, cause := aws.ToString(d.Error), aws.ToString(d.Cause)
+	log := c.Log.With("cluster", cluster, "execution", d.ExecutionArn, "status", d.Status)
+	if errName == deregistrationRequested {
+		log.Info("registration stopped by a deregistration, which cleans up and announces itself")
+		return Summary{Mode: "none", ClusterName: cluster}, nil
 	}
-	stepErr := &StepError{Error: "Execution" + d.Status}
-	if d.Error != nil {
-		stepErr.Error = *d.Error
+	holder, err := c.lockHolder(ctx, cluster)
+	if err != nil {
+		return Summary{}, err
 	}
-	if d.Cause != nil {
-		stepErr.Cause = *d.Cause
+	announce := holder == d.ExecutionArn
+	log.Info("registration ended without its own cleanup: compensating", "lockHolder", holder)
+	keepLock := false
+	s, err := c.Cleanup(ctx, Input{Mode: ModeCompensate, ClusterName: cluster, ExecutionArn: d.ExecutionArn, ReleaseLock: &keepLock})
+	if err != nil {
+		return Summary{}, err
 	}
-	log.Info("registration ended without its own cleanup: compensating")
-	return c.Cleanup(ctx, Input{Mode: ModeCompensate, ClusterName: in.ClusterName, ExecutionArn: d.ExecutionArn, Error: stepErr})
+	switch {
+	case !announce:
+		log.Info("the lock does not name this execution: its own cleanup, or an earlier delivery of this status change, " +
+			"has ended it and announced the outcome; nothing to publish")
+	case s.KeptActive:
+		done, err := c.finish(ctx, CompleteInput{ClusterName: cluster, ExecutionArn: d.ExecutionArn, Provider: in.Provider, InstanceIDs: s.InstanceIDs})
+		if err != nil {
+			return Summary{}, err
+		}
+		if err := c.publish(ctx, d, DetailTypeRegistered, done); err != nil {
+			return Summary{}, err
+		}
+		s.Published = DetailTypeRegistered
+	default:
+		s.Error = endedError(d.Status, errName)
+		s.Reason = EndedReason(cluster, d.ExecutionArn, d.Status, errName, cause, s)
+		detail := FailedDetail{ClusterName: cluster, Error: s.Error, Reason: s.Reason, ExecutionArn: d.ExecutionArn}
+		if err := c.publish(ctx, d, DetailTypeRegistrationFailed, detail); err != nil {
+			return Summary{}, err
+		}
+		s.Published = DetailTypeRegistrationFailed
+	}
+	if err := c.Release(ctx, cluster, d.ExecutionArn); err != nil {
+		return Summary{}, awserr.Step("ssm:DeleteParameter (lock release)", err)
+	}
+	s.LockReleased = true
+	log.Info("ended registration handled", "published", s.Published, "keptActive", s.KeptActive, "deregistered", s.Deregistered)
+	return s, nil
+}
+
+// endedError is the error name of the failure event for an ended execution:
+// a stable name for a stop or an execution timeout (a StopExecution's error
+// is whatever its caller typed, often nothing), and the execution's own error
+// (States.Runtime, …) when it failed.
+func endedError(status, errName string) string {
+	switch {
+	case status == "ABORTED":
+		return "ExecutionAborted"
+	case status == "TIMED_OUT":
+		return "ExecutionTimedOut"
+	case errName != "":
+		return errName
+	default:
+		return "ExecutionFailed"
+	}
+}
+
+// lockHolder is the execution ARN the cluster's lock names ("" if none).
+func (c *Cleaner) lockHolder(ctx context.Context, cluster string) (string, error) {
+	out, err := c.SSM.GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String(c.Params.Lock(cluster))})
+	if awserr.IsNotFound(err) {
+		return "", nil
+	}
+	if err != nil {
+		return "", awserr.Step("ssm:GetParameter (lock)", err)
+	}
+	if out.Parameter == nil {
+		return "", nil
+	}
+	return aws.ToString(out.Parameter.Value), nil
+}
+
+// publish puts one outcome event on the stack's bus. Like the state
+// machine's putEvents tasks it names the state machine and the execution
+// as the event's resources.
+func (c *Cleaner) publish(ctx context.Context, d ExecutionStatus, detailType string, detail any) error {
+	b, err := json.Marshal(detail)
+	if err != nil {
+		return fmt.Errorf("encoding the %q detail: %w", detailType, err)
+	}
+	var resources []string
+	for _, r := range []string{d.StateMachineArn, d.ExecutionArn} {
+		if r != "" {
+			resources = append(resources, r)
+		}
+	}
+	out, err := c.Events.PutEvents(ctx, &eventbridge.PutEventsInput{Entries: []ebtypes.PutEventsRequestEntry{{
+		EventBusName: aws.String(c.Bus),
+		Source:       aws.String(c.Source),
+		DetailType:   aws.String(detailType),
+		Detail:       aws.String(string(b)),
+		Resources:    resources,
+	}}})
+	if err != nil {
+		return awserr.Step("events:PutEvents", err)
+	}
+	if out.FailedEntryCount > 0 {
+		e := EventNotPublished{DetailType: detailType}
+		if len(out.Entries) > 0 {
+			e.Code, e.Message = aws.ToString(out.Entries[0].ErrorCode), aws.ToString(out.Entries[0].ErrorMessage)
+		}
+		return e
+	}
+	return nil
 }
 
 // handle routes the Cleanup function's two inputs: a state machine step

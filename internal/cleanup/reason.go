@@ -36,20 +36,65 @@ func Reason(cluster string, e StepError, cleanupErr *StepError, s Summary) strin
 		fmt.Fprintf(&b, "%s: %s", e.Error, msg)
 	}
 	b.WriteString(". ")
-	switch {
-	case s.Mode == ModeRelease:
-		b.WriteString("Nothing registered by this execution was left; the lock was released")
-	case s.Deregistered:
-		b.WriteString("The registration was removed (deregistered, SSM activation and stored parameters deleted)")
-	case s.LeftAlone != "":
-		b.WriteString(strings.ToUpper(s.LeftAlone[:1]) + s.LeftAlone[1:] + "; this execution's stored parameters were deleted")
-	default:
-		b.WriteString("No registration was left; this execution's stored parameters were deleted")
-	}
+	b.WriteString(removed(s))
 	if cleanupErr != nil {
 		fmt.Fprintf(&b, ". The cleanup did not finish (%s: %s): check with `aws eks describe-cluster --name %s` and remove leftovers with "+
 			"`aws eks deregister-cluster --name %s`", cleanupErr.Error, causeMessage(cleanupErr.Cause), cluster, cluster)
 	}
+	return b.String()
+}
+
+// removed says what the compensation did, as a sentence.
+func removed(s Summary) string {
+	switch {
+	case s.Mode == ModeRelease:
+		return "Nothing registered by this execution was left; the lock was released"
+	case s.Deregistered:
+		return "The registration was removed (deregistered, SSM activation and stored parameters deleted)"
+	case s.LeftAlone != "":
+		return strings.ToUpper(s.LeftAlone[:1]) + s.LeftAlone[1:] + "; this execution's stored parameters were deleted"
+	default:
+		return "No registration was left; this execution's stored parameters were deleted"
+	}
+}
+
+// maxEndedCause bounds the status change's cause quoted in a reason: a
+// StopExecution cause may be 32 KiB, and a States.Runtime cause quotes the
+// state's input, which says nothing a human needs beyond its start.
+const maxEndedCause = 1000
+
+// EndedReason is the reason of the "Cluster Registration Failed" event Ended
+// publishes for a registration execution that ended without its own cleanup:
+// how it ended (status, and the error and cause Step Functions reports), what
+// the compensation removed, and what to do. Like Reason it is built from
+// names and messages only; the execution's state never holds the activation
+// code, so neither do they.
+func EndedReason(cluster, executionArn, status, errName, cause string, s Summary) string {
+	var b strings.Builder
+	name := executionArn[strings.LastIndex(executionArn, ":")+1:]
+	how := status
+	if errName != "" {
+		how += ", error " + errName
+	}
+	if msg := causeMessage(cause); msg != "" {
+		if r := []rune(msg); len(r) > maxEndedCause {
+			msg = string(r[:maxEndedCause]) + "…"
+		}
+		how += ": " + msg
+	}
+	switch status {
+	case "ABORTED":
+		fmt.Fprintf(&b, "registration execution %s of cluster %s was stopped by hand (%s) before it finished, so it ran no cleanup of its own", name, cluster, how)
+	case "TIMED_OUT":
+		fmt.Fprintf(&b, "registration execution %s of cluster %s exceeded its execution timeout (%s), so it ran no cleanup of its own", name, cluster, how)
+	case "FAILED":
+		fmt.Fprintf(&b, "registration execution %s of cluster %s failed with an error its state machine cannot catch (%s), so it ran no cleanup of its own; "+
+			"the execution's history in the Step Functions console shows the state that failed", name, cluster, how)
+	default:
+		fmt.Fprintf(&b, "registration execution %s of cluster %s ended (%s) without its own cleanup", name, cluster, how)
+	}
+	fmt.Fprintf(&b, ". The Cleanup function compensated for it from Step Functions' status-change event. %s. "+
+		"To register the cluster, send Register Cluster again", removed(s))
 	return b.String()
 }
 
