@@ -26,8 +26,11 @@ type RegistrationInput struct {
 // DeregistrationInput is the input of the deregistration state machine.
 type DeregistrationInput struct {
 	ClusterName string `json:"clusterName"`
-	Reason      string `json:"reason,omitempty"`
-	EventID     string `json:"eventId"`
+	// Reason is the request's reason, "" when it gave none. Always present
+	// (no omitempty): the state machine reads $.reason into "Cluster
+	// Deregistered", and a JSONPath to a missing field fails the execution.
+	Reason  string `json:"reason"`
+	EventID string `json:"eventId"`
 	// StoppedExecutionArn names a registration the trigger stopped to take
 	// over; a Lambda of it may still be running, so the flow re-checks at the end.
 	StoppedExecutionArn string `json:"stoppedExecutionArn,omitempty"`
