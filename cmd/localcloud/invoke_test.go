@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -15,6 +16,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
+
+	"github.com/platform/eks-connector-registrar/internal/workflow"
 	"github.com/platform/eks-connector-registrar/localcloud"
 	"github.com/platform/eks-connector-registrar/localcloud/app"
 )
@@ -45,13 +51,15 @@ var eventCases = map[string]eventCase{
 	"invalid-register-sts-session-arn.json": {fn: "TriggerFunction", check: rejected("prod-eu-3", "consoleAccessArns[0]",
 		"is an STS assumed-role session ARN; Kubernetes sees the IAM role, so use the role ARN (arn:aws:iam::123456789012:role/PlatformAdmins, with the role's path if it has one)")},
 
-	"step-check-cluster.json": {fn: "CheckClusterFunction", check: succeeds(map[string]any{"state": "Absent", "gone": true})},
+	// A step runs only for the execution the cluster's lock names (the
+	// trigger writes it before StartExecution).
+	"step-check-cluster.json": {fn: "CheckClusterFunction", setup: holdLock("step-check-cluster.json"), check: succeeds(map[string]any{"state": "Absent", "gone": true})},
 	"step-ensure-roles.json": {fn: "EnsureRolesFunction", check: succeeds(map[string]any{
 		"agentRoleArn":             "arn:aws:iam::123456789012:role/AmazonEKSConnectorAgentRole",
 		"serviceLinkedRoleCreated": true, "agentRoleCreated": true, "agentRoleRepaired": false,
 	})},
 	// RegisterCluster needs the roles EnsureRoles makes in the step before it.
-	"step-register-cluster.json": {fn: "RegisterClusterFunction", setup: invokeFirst("EnsureRolesFunction", "step-ensure-roles.json"),
+	"step-register-cluster.json": {fn: "RegisterClusterFunction", setup: all(holdLock("step-register-cluster.json"), invokeFirst("EnsureRolesFunction", "step-ensure-roles.json")),
 		check: succeeds(map[string]any{
 			"clusterName": "prod-eu-1",
 			"clusterArn":  "arn:aws:eks:us-east-1:123456789012:cluster/prod-eu-1",
@@ -220,6 +228,45 @@ func fails(typ, msgPrefix string) func(*testing.T, map[string]any, string, strin
 
 // invokeFirst runs another function (its bootstrap, behind RIE too) with an
 // events/ payload, as the step before it would.
+// holdLock writes the cluster's lock for the execution eventFile names, as
+// the trigger does before StartExecution.
+func holdLock(eventFile string) func(*localcloud.Cloud) error {
+	return func(c *localcloud.Cloud) error {
+		raw, err := os.ReadFile(filepath.Join(app.RepoRoot(), "events", eventFile))
+		if err != nil {
+			return err
+		}
+		var p struct {
+			ClusterName  string `json:"clusterName"`
+			ExecutionArn string `json:"executionArn"`
+			Execution    struct {
+				ClusterName string `json:"clusterName"`
+			} `json:"execution"`
+		}
+		if err := json.Unmarshal(raw, &p); err != nil {
+			return err
+		}
+		cluster := cmp.Or(p.ClusterName, p.Execution.ClusterName)
+		fn, _ := c.Template.Function("TriggerFunction")
+		params := workflow.Parameters{Prefix: fn.Environment["PARAMETER_PREFIX"]}
+		_, err = ssm.NewFromConfig(c.ConfigFor("admin")).PutParameter(context.Background(), &ssm.PutParameterInput{
+			Name: aws.String(params.Lock(cluster)), Value: aws.String(p.ExecutionArn), Type: ssmtypes.ParameterTypeString,
+		})
+		return err
+	}
+}
+
+func all(setups ...func(*localcloud.Cloud) error) func(*localcloud.Cloud) error {
+	return func(c *localcloud.Cloud) error {
+		for _, s := range setups {
+			if err := s(c); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
 func invokeFirst(fn, eventFile string) func(*localcloud.Cloud) error {
 	return func(c *localcloud.Cloud) error {
 		payload, err := os.ReadFile(filepath.Join(app.RepoRoot(), "events", eventFile))

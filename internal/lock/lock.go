@@ -317,7 +317,8 @@ func HolderID(executionArn string) string {
 
 // Release gives up the lock of cluster if executionArn holds it (a lock that
 // is absent or held by another execution is left alone), and deletes the
-// cluster's takeover markers. It is idempotent, so every ending of a state
+// cluster's takeover markers and its superseded markers older than
+// SupersededTTL. It is idempotent, so every ending of a state
 // machine may call it, more than once.
 //
 // SSM has no conditional delete, so between the read and the delete another
@@ -344,6 +345,7 @@ func Release(ctx context.Context, client SSMAPI, params workflow.Parameters, clu
 
 func deleteMarkers(ctx context.Context, client SSMAPI, params workflow.Parameters, cluster string) error {
 	prefix := params.Takeover(cluster, "")
+	superseded := params.Superseded(cluster, "")
 	var markers []string
 	p := ssm.NewGetParametersByPathPaginator(client, &ssm.GetParametersByPathInput{
 		Path:      aws.String(params.LockPath(cluster)),
@@ -355,7 +357,11 @@ func deleteMarkers(ctx context.Context, client SSMAPI, params workflow.Parameter
 			return fmt.Errorf("listing takeover markers of %s: %w", cluster, err)
 		}
 		for _, prm := range page.Parameters {
-			if n := aws.ToString(prm.Name); strings.HasPrefix(n, prefix) {
+			n := aws.ToString(prm.Name)
+			switch {
+			case strings.HasPrefix(n, prefix):
+				markers = append(markers, n)
+			case strings.HasPrefix(n, superseded) && now().Sub(aws.ToTime(prm.LastModifiedDate)) > SupersededTTL:
 				markers = append(markers, n)
 			}
 		}
@@ -368,4 +374,41 @@ func deleteMarkers(ctx context.Context, client SSMAPI, params workflow.Parameter
 		}
 	}
 	return nil
+}
+
+// SupersededTTL is how long a superseded marker is kept: far longer than the
+// superseded trigger can still be retried (the template bounds the event's
+// age at one hour for EventBridge's delivery retries and one hour for
+// Lambda's). Release deletes older ones.
+const SupersededTTL = 24 * time.Hour
+
+// now is the clock Release judges a superseded marker's age by. Only
+// garbage collection depends on it, with hours of margin, so the function's
+// own clock is good enough here.
+var now = time.Now
+
+// MarkSuperseded records that executionArn (a registration whose trigger
+// holds the lock but has not started it) was superseded by by. It is called
+// after taking the lock over and before by starts, so a later Acquire by the
+// superseded execution's trigger finds it.
+func MarkSuperseded(ctx context.Context, client SSMAPI, params workflow.Parameters, cluster, executionArn, by string) error {
+	name := params.Superseded(cluster, HolderID(executionArn))
+	_, err := client.PutParameter(ctx, &ssm.PutParameterInput{
+		Name:        aws.String(name),
+		Value:       aws.String(by),
+		Type:        ssmtypes.ParameterTypeString,
+		Overwrite:   aws.Bool(true),
+		Description: aws.String("eks-connector-registrar: this registration was superseded before it started; value = the superseding execution ARN"),
+	})
+	if err != nil {
+		return fmt.Errorf("writing %s: %w", name, err)
+	}
+	return nil
+}
+
+// SupersededBy is the execution that superseded executionArn before it
+// started ("" if none did).
+func SupersededBy(ctx context.Context, client SSMAPI, params workflow.Parameters, cluster, executionArn string) (string, error) {
+	by, _, _, err := get(ctx, client, params.Superseded(cluster, HolderID(executionArn)))
+	return by, err
 }

@@ -315,3 +315,37 @@ func TestRelease(t *testing.T) {
 		t.Fatalf("Acquire after Release = %+v, %v", res, err)
 	}
 }
+
+// A superseded marker outlives the deregistration's Release (the superseded
+// trigger may be retried after it), and is collected once it is older than
+// SupersededTTL.
+func TestSupersededMarker(t *testing.T) {
+	w := newWorld()
+	ctx := context.Background()
+	reg, dereg := execArn("register-never-started"), execArn("deregister")
+	if by, err := lock.SupersededBy(ctx, w.ssm, params, "c1", reg); err != nil || by != "" {
+		t.Fatalf("SupersededBy before any marker = %q, %v", by, err)
+	}
+	if err := lock.MarkSuperseded(ctx, w.ssm, params, "c1", reg, dereg); err != nil {
+		t.Fatal(err)
+	}
+	w.ssm.Set(params.Lock("c1"), dereg, time.Now())
+	if err := lock.Release(ctx, w.ssm, params, "c1", dereg); err != nil {
+		t.Fatal(err)
+	}
+	if by, err := lock.SupersededBy(ctx, w.ssm, params, "c1", reg); err != nil || by != dereg {
+		t.Fatalf("SupersededBy after Release = %q, %v; want the deregistration", by, err)
+	}
+	if by, _ := lock.SupersededBy(ctx, w.ssm, params, "c1", execArn("another")); by != "" {
+		t.Fatalf("another execution reads as superseded by %q", by)
+	}
+	// A day later, any Release of the cluster collects it.
+	old := params.Superseded("c1", lock.HolderID(reg))
+	w.ssm.Set(old, dereg, time.Now().Add(-lock.SupersededTTL-time.Minute))
+	if err := lock.Release(ctx, w.ssm, params, "c1", execArn("anyone")); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := w.ssm.Value(old); ok {
+		t.Fatal("a superseded marker older than SupersededTTL was kept")
+	}
+}

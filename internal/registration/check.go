@@ -31,6 +31,11 @@ const (
 	StateExpiredOurs = "ExpiredOurs" // our registration, activation expired: replace it
 	StateDeleting    = "Deleting"    // being deregistered: wait and check again
 	StateUpdating    = "Updating"    // being updated: wait and check again
+	// StateSuperseded: the cluster's lock does not name this execution (a
+	// deregistration took it over before this execution began, or another
+	// registration recovered a lock this one claimed but did not start
+	// within the grace period). This execution must change nothing.
+	StateSuperseded = "Superseded"
 )
 
 // Modes of CheckCluster.
@@ -52,8 +57,11 @@ type CheckInput struct {
 
 // CheckResult is CheckCluster's output.
 type CheckResult struct {
-	State            string `json:"state,omitempty"`
-	Gone             bool   `json:"gone"`
+	State string `json:"state,omitempty"`
+	Gone  bool   `json:"gone"`
+	// LockHolder is the execution that holds the cluster's lock instead of
+	// this one (State Superseded); "" when no one does.
+	LockHolder       string `json:"lockHolder"`
 	Status           string `json:"status,omitempty"`
 	ClusterArn       string `json:"clusterArn,omitempty"`
 	ActivationID     string `json:"activationId,omitempty"`
@@ -90,6 +98,19 @@ func (c *Checker) Handle(ctx context.Context, in CheckInput) (CheckResult, error
 		return CheckResult{}, StepInputInvalid{Step: "CheckCluster", Problems: []string{"clusterName is empty"}}
 	}
 	log := c.Log.With("cluster", in.ClusterName, "execution", in.ExecutionArn)
+	if in.Mode != ModeGone {
+		// An execution proceeds only while it holds the cluster's lock: the
+		// trigger writes the lock before StartExecution, so a lock naming
+		// someone else means this execution was superseded before it began.
+		holder, err := LockHolder(ctx, c.SSM, c.Params, in.ClusterName)
+		if err != nil {
+			return CheckResult{}, err
+		}
+		if holder != in.ExecutionArn {
+			log.Info("the cluster's lock is not held by this execution; changing nothing", "lockHolder", holder)
+			return CheckResult{State: StateSuperseded, LockHolder: holder}, nil
+		}
+	}
 	out, err := c.EKS.DescribeCluster(ctx, &eks.DescribeClusterInput{Name: aws.String(in.ClusterName)})
 	if awserr.IsNotFound(err) {
 		log.Info("no cluster of that name", "mode", in.Mode)
@@ -168,4 +189,20 @@ func (c *Checker) Handle(ctx context.Context, in CheckInput) (CheckResult, error
 	res.Registration = &reg
 	log.Info("resuming the wait for our pending registration", "activationId", res.ActivationID)
 	return res, nil
+}
+
+// LockHolder is the execution ARN the cluster's lock names ("" if none).
+// Only an execution the lock names may change anything for the cluster.
+func LockHolder(ctx context.Context, c SSMReader, p workflow.Parameters, cluster string) (string, error) {
+	out, err := c.GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String(p.Lock(cluster))})
+	if awserr.IsNotFound(err) {
+		return "", nil
+	}
+	if err != nil {
+		return "", awserr.Step("ssm:GetParameter", err)
+	}
+	if out.Parameter == nil {
+		return "", nil
+	}
+	return aws.ToString(out.Parameter.Value), nil
 }

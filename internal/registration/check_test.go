@@ -42,7 +42,8 @@ func TestCheckCluster(t *testing.T) {
 		stored  []func(*fakeSSM)
 		mode    string
 		now     string
-		want    string // state or error type
+		lock    *string // the lock's value; nil: this execution holds it
+		want    string  // state or error type
 		gone    bool
 	}{
 		{name: "nothing of that name", want: StateAbsent, gone: true},
@@ -64,6 +65,12 @@ func TestCheckCluster(t *testing.T) {
 		{name: "deleting", cluster: connected(ekstypes.ClusterStatusDeleting), want: StateDeleting},
 		{name: "gone mode: still there", mode: ModeGone, cluster: connected(ekstypes.ClusterStatusDeleting), gone: false},
 		{name: "gone mode: gone", mode: ModeGone, gone: true, want: StateAbsent},
+		// The lock decides before anything else: a superseded execution
+		// must not resume, replace or register anything.
+		{name: "lock held by a deregistration", cluster: connected(ekstypes.ClusterStatusPending), stored: []func(*fakeSSM){func(s *fakeSSM) { record(s, "act-1") }, code},
+			lock: aws.String("arn:aws:states:eu-west-1:123456789012:execution:Dereg:deregister-edge-1-x"), want: StateSuperseded},
+		{name: "no lock at all (started by hand, or already released)", lock: aws.String(""), want: StateSuperseded},
+		{name: "gone mode does not look at the lock", mode: ModeGone, lock: aws.String(""), gone: true, want: StateAbsent},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -72,6 +79,13 @@ func TestCheckCluster(t *testing.T) {
 			for _, f := range tt.stored {
 				f(s)
 			}
+			switch {
+			case tt.lock == nil:
+				s.params[p.Lock("edge-1")] = param{value: execArn, typ: "String"}
+			case *tt.lock != "":
+				s.params[p.Lock("edge-1")] = param{value: *tt.lock, typ: "String"}
+			}
+			calls = calls[:0] // only the step's own calls count
 			c := &Checker{EKS: &fakeEKS{cluster: tt.cluster, calls: &calls}, SSM: s, Params: p, Region: "eu-west-1", Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 			res, err := c.Handle(context.Background(), CheckInput{Mode: tt.mode, ClusterName: "edge-1", ExecutionArn: execArn, Now: tt.now, ConsoleAccessArns: []string{"arn:aws:iam::123456789012:role/V"}})
 			if res.Gone != tt.gone {
@@ -86,6 +100,14 @@ func TestCheckCluster(t *testing.T) {
 			}
 			if slices.Contains(s.gets, p.ActivationCode("edge-1")) {
 				t.Errorf("CheckCluster read the activation code parameter (reads %v)", s.gets)
+			}
+			if got == StateSuperseded {
+				if want := aws.ToString(tt.lock); res.LockHolder != want {
+					t.Errorf("lockHolder = %q, want %q", res.LockHolder, want)
+				}
+				if len(calls) != 0 {
+					t.Errorf("a superseded execution made calls %v after reading the lock", calls)
+				}
 			}
 			if got == "ClusterOwnedElsewhere" && !strings.Contains(err.Error(), "did not deregister") {
 				t.Errorf("message %q", err)

@@ -31,6 +31,15 @@ func (e ClusterOwnedElsewhere) Error() string {
 		e.Cluster, what, orNone(e.Status), orNone(e.ActivationID), e.Cluster)
 }
 
+// RegistrationSuperseded: the cluster's lock no longer names this execution
+// (a deregistration took the cluster over), so it must not register.
+type RegistrationSuperseded struct{ Cluster, Holder string }
+
+func (e RegistrationSuperseded) Error() string {
+	return fmt.Sprintf("the lock of cluster %q is held by %s, not by this execution: a deregistration (or a later registration) "+
+		"took the cluster over, so nothing was registered", e.Cluster, orNone(e.Holder))
+}
+
 // RolePropagationDelay: EKS cannot see the agent role yet (IAM is eventually
 // consistent). The state machine retries for about three minutes.
 type RolePropagationDelay struct{ Cluster, RoleArn, Message string }

@@ -138,6 +138,16 @@ func (r *Registrar) Handle(ctx context.Context, in RegisterInput) (Registration,
 		}
 	}
 
+	// Nothing is written unless this execution still holds the cluster: a
+	// deregistration may have taken it over since CheckCluster.
+	holder, err := LockHolder(ctx, r.SSM, p, cluster)
+	if err != nil {
+		return Registration{}, err
+	}
+	if holder != in.ExecutionArn {
+		return Registration{}, RegistrationSuperseded{Cluster: cluster, Holder: holder}
+	}
+
 	prior, priorFound, err := ReadIntent(ctx, r.SSM, p, cluster)
 	if err != nil {
 		return Registration{}, err

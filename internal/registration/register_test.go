@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"reflect"
@@ -42,6 +43,8 @@ func newRig(t *testing.T, env map[string]string) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The trigger took the cluster's lock for this execution.
+	r.ssm.params[s.Params().Lock("edge-1")] = param{value: execArn, typ: "String"}
 	r.reg = &Registrar{EKS: r.eks, SSM: r.ssm, Settings: s, Region: "eu-west-1",
 		Log: slog.New(slog.NewJSONHandler(&r.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Now: func() time.Time { return time.Date(2025, 3, 1, 9, 59, 0, 0, time.UTC) }}
@@ -281,6 +284,22 @@ func TestRegisterNeverReadsTheCode(t *testing.T) {
 	for _, n := range r.ssm.gets {
 		if n == p.ActivationCode("edge-1") {
 			t.Fatalf("RegisterCluster read the activation code parameter (reads %v)", r.ssm.gets)
+		}
+	}
+}
+
+func TestRegisterChangesNothingOnceSuperseded(t *testing.T) {
+	r := newRig(t, nil)
+	deregistration := "arn:aws:states:eu-west-1:123456789012:execution:Deregistration:deregister-edge-1-x"
+	r.ssm.params[r.reg.Settings.Params().Lock("edge-1")] = param{value: deregistration, typ: "String"}
+	_, err := r.reg.Handle(context.Background(), input(1))
+	var sup RegistrationSuperseded
+	if !errors.As(err, &sup) || sup.Holder != deregistration {
+		t.Fatalf("err = %v, want RegistrationSuperseded naming the deregistration", err)
+	}
+	for _, c := range r.calls {
+		if !strings.HasPrefix(c, "Get") {
+			t.Errorf("a superseded registration called %s", c)
 		}
 	}
 }

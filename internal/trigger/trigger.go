@@ -53,6 +53,9 @@ const (
 	// OutcomeAlreadyProcessed: a redelivered event whose execution has
 	// already ended; nothing is started again.
 	OutcomeAlreadyProcessed = "AlreadyProcessed"
+	// OutcomeSuperseded: a retried registration event whose execution a
+	// deregistration superseded before it started; it is not started.
+	OutcomeSuperseded = "Superseded"
 )
 
 // Execution name prefixes (contract.ExecutionName).
@@ -105,17 +108,6 @@ type EventNotPublished struct {
 
 func (e *EventNotPublished) Error() string {
 	return fmt.Sprintf("publishing %q failed: %s: %s", e.DetailType, e.Code, e.Message)
-}
-
-// ClusterBusy: a deregistration found the cluster locked by a registration
-// whose execution has not started yet, so it cannot be stopped now. Lambda's
-// retry (about a minute later) finds it running and stops it.
-type ClusterBusy struct {
-	Cluster, Holder string
-}
-
-func (e *ClusterBusy) Error() string {
-	return fmt.Sprintf("cluster %q is locked by registration %s, which is still starting; retry shortly", e.Cluster, e.Holder)
 }
 
 // Handler handles one EventBridge event.
@@ -194,6 +186,20 @@ func (h *Handler) register(ctx context.Context, log *slog.Logger, ev events.Clou
 			"holder", res.Holder, "holderStatus", res.HolderStatus)
 		return Result{Outcome: OutcomeAlreadyInProgress, ClusterName: req.ClusterName, HolderArn: res.Holder}, nil
 	}
+	// A deregistration that took the lock over before this execution
+	// started left a marker: this is a retry of a trigger it superseded,
+	// arriving after that deregistration ended and freed the lock.
+	by, err := lock.SupersededBy(ctx, h.SSM, h.Settings.Params(), req.ClusterName, arn)
+	if err != nil {
+		return Result{}, classify("reading the superseded marker of cluster "+req.ClusterName, err)
+	}
+	if by != "" {
+		if err := lock.Release(ctx, h.SSM, h.Settings.Params(), req.ClusterName, arn); err != nil {
+			return Result{}, classify("releasing the lock of cluster "+req.ClusterName, err)
+		}
+		log.Info("a deregistration superseded this registration before it started; not starting it", "supersededBy", by)
+		return Result{Outcome: OutcomeSuperseded, ClusterName: req.ClusterName, HolderArn: by}, nil
+	}
 	if res.TookOver != "" {
 		log.Info("took over a stale lock", "staleHolder", res.TookOver)
 	}
@@ -214,46 +220,97 @@ func (h *Handler) deregister(ctx context.Context, log *slog.Logger, ev events.Cl
 	name := contract.ExecutionName(DeregisterPrefix, req.ClusterName, ev.ID)
 	arn := ExecutionArn(sm, name)
 	locker := h.locker(ev)
-	res, err := locker.Acquire(ctx, req.ClusterName, arn)
-	if err != nil {
-		return Result{}, classify("acquiring the lock of cluster "+req.ClusterName, err)
+	cause := "Deregistration requested by event " + ev.ID
+	if req.Reason != "" {
+		cause += ": " + req.Reason
 	}
-	stopped := ""
-	if !res.Acquired {
+	// A registration that takes the lock while we take it over (it judged
+	// the registration we are stopping ended) is superseded in turn: a
+	// deregistration is never lost to a registration.
+	for range maxSupersedeRounds {
+		res, err := locker.Acquire(ctx, req.ClusterName, arn)
+		if err != nil {
+			return Result{}, classify("acquiring the lock of cluster "+req.ClusterName, err)
+		}
+		if res.Acquired {
+			return h.startDeregistration(ctx, log, sm, name, arn, ev, req, "")
+		}
 		if !IsExecutionOf(h.Settings.RegistrationStateMachineArn, res.Holder) {
 			log.Info("a deregistration is already in progress; not starting another",
 				"holder", res.Holder, "holderStatus", res.HolderStatus)
 			return Result{Outcome: OutcomeAlreadyInProgress, ClusterName: req.ClusterName, HolderArn: res.Holder}, nil
 		}
-		if res.HolderStatus == lock.StatusStarting {
-			return Result{}, &ClusterBusy{Cluster: req.ClusterName, Holder: res.Holder}
-		}
-		// A registration is in progress: stop it and take over its lock.
-		// StopExecution runs no Catch, and a step already running may still
-		// finish; the deregistration flow re-checks at its end.
-		cause := "Deregistration requested by event " + ev.ID
-		if req.Reason != "" {
-			cause += ": " + req.Reason
-		}
-		_, err := h.SFN.StopExecution(ctx, &sfn.StopExecutionInput{
-			ExecutionArn: aws.String(res.Holder),
-			Error:        aws.String(StopError),
-			Cause:        aws.String(cause),
-		})
-		if err != nil && !awserr.IsNotFound(err) {
-			return Result{}, classify("stopping registration "+res.Holder, err)
-		}
-		log.Info("stopped the registration in progress", "stopped", res.Holder)
-		took, err := locker.TakeOver(ctx, req.ClusterName, res.Holder, arn)
+		stopped, took, err := h.supersede(ctx, log, locker, req.ClusterName, res, arn, cause)
 		if err != nil {
-			return Result{}, classify("taking over the lock of cluster "+req.ClusterName, err)
+			return Result{}, err
 		}
-		if !took.Acquired {
-			log.Info("another execution took the lock first", "holder", took.Holder)
-			return Result{Outcome: OutcomeAlreadyInProgress, ClusterName: req.ClusterName, HolderArn: took.Holder}, nil
+		if took {
+			return h.startDeregistration(ctx, log, sm, name, arn, ev, req, stopped)
 		}
-		stopped = res.Holder
 	}
+	return Result{}, &TransientAWSError{Op: "taking the lock of cluster " + req.ClusterName,
+		Err: &lock.ContentionError{Cluster: req.ClusterName}}
+}
+
+// maxSupersedeRounds bounds how often a deregistration chases a lock that
+// registrations keep taking; then Lambda retries the event.
+const maxSupersedeRounds = 5
+
+// supersede takes the lock over from the registration that holds it, then
+// stops that registration. The lock is taken first: from then on the
+// registration can no longer act (CheckCluster and RegisterCluster check
+// the lock; its endings release only a lock that names it), and no other
+// registration can judge it stale and take the lock in between. A
+// registration that has not started yet (its trigger is between the lock
+// and StartExecution, or retrying it) is marked superseded, so that a later
+// retry of its trigger does not start it. stopped names the registration if
+// the stop found it running: a step it had in flight may still finish, so
+// the deregistration re-checks at its end. took is false when another
+// execution got the lock first.
+func (h *Handler) supersede(ctx context.Context, log *slog.Logger, locker *lock.Locker, cluster string, held lock.Result, arn, cause string) (stopped string, took bool, err error) {
+	res, err := locker.TakeOver(ctx, cluster, held.Holder, arn)
+	if err != nil {
+		return "", false, classify("taking over the lock of cluster "+cluster, err)
+	}
+	if !res.Acquired {
+		log.Info("another execution took the lock first", "holder", res.Holder)
+		return "", false, nil
+	}
+	if held.HolderStatus == lock.StatusStarting {
+		if err := lock.MarkSuperseded(ctx, h.SSM, h.Settings.Params(), cluster, held.Holder, arn); err != nil {
+			return "", false, classify("marking registration "+held.Holder+" superseded", err)
+		}
+	}
+	ran, err := h.stop(ctx, held.Holder, cause)
+	if err != nil {
+		return "", false, err
+	}
+	if !ran {
+		log.Info("took the lock over from a registration that had not started", "superseded", held.Holder)
+		return "", true, nil
+	}
+	log.Info("stopped the registration in progress", "stopped", held.Holder)
+	return held.Holder, true, nil
+}
+
+// stop stops a registration execution; ran is false when it does not exist.
+func (h *Handler) stop(ctx context.Context, executionArn, cause string) (ran bool, err error) {
+	_, err = h.SFN.StopExecution(ctx, &sfn.StopExecutionInput{
+		ExecutionArn: aws.String(executionArn),
+		Error:        aws.String(StopError),
+		Cause:        aws.String(cause),
+	})
+	switch {
+	case err == nil:
+		return true, nil
+	case awserr.IsNotFound(err):
+		return false, nil
+	default:
+		return false, classify("stopping registration "+executionArn, err)
+	}
+}
+
+func (h *Handler) startDeregistration(ctx context.Context, log *slog.Logger, sm, name, arn string, ev events.CloudWatchEvent, req contract.DeregisterRequest, stopped string) (Result, error) {
 	input := workflow.DeregistrationInput{
 		ClusterName:         req.ClusterName,
 		Reason:              req.Reason,

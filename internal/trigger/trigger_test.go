@@ -18,8 +18,10 @@ import (
 	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/aws/smithy-go"
 
+	"github.com/platform/eks-connector-registrar/internal/contract"
 	"github.com/platform/eks-connector-registrar/internal/lock"
 	"github.com/platform/eks-connector-registrar/internal/lock/locktest"
 	"github.com/platform/eks-connector-registrar/internal/trigger"
@@ -65,7 +67,11 @@ func (f *fakeSFN) StopExecution(_ context.Context, in *sfn.StopExecutionInput, _
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.stops = append(f.stops, in)
-	f.SetStatus(aws.ToString(in.ExecutionArn), sfntypes.ExecutionStatusAborted)
+	arn := aws.ToString(in.ExecutionArn)
+	if f.Status(arn) == "" {
+		return nil, &sfntypes.ExecutionDoesNotExist{Message: aws.String("Execution Does Not Exist: '" + arn + "'")}
+	}
+	f.SetStatus(arn, sfntypes.ExecutionStatusAborted)
 	return &sfn.StopExecutionOutput{}, nil
 }
 
@@ -343,18 +349,74 @@ func TestDeregisterOfAFreeClusterStartsDirectly(t *testing.T) {
 	}
 }
 
-func TestDeregisterWhileARegistrationIsStartingIsRetried(t *testing.T) {
-	w := newWorld(t)
+func TestDeregisterWhileARegistrationIsStarting(t *testing.T) {
 	ctx := context.Background()
-	// The registration's trigger holds the lock but has not started yet.
-	regArn := trigger.ExecutionArn(regSM, "register-c1-x")
-	// (written a minute before the deregistration event arrived)
-	w.ssm.Set(w.params.Lock("c1"), regArn, time.Date(2026, 11, 27, 9, 59, 0, 0, time.UTC))
-	_, err := w.h.Handle(ctx, deregister("ev-d", "c1"))
-	var busy *trigger.ClusterBusy
-	if !errors.As(err, &busy) {
-		t.Fatalf("error %v, want ClusterBusy", err)
-	}
+	// The registration's trigger holds the lock but has not started its
+	// execution (written a minute before the deregistration event).
+	regArn := trigger.ExecutionArn(regSM, contractName(register("x", "c1")))
+	written := time.Date(2026, 11, 27, 9, 59, 0, 0, time.UTC)
+
+	t.Run("it never started: the deregistration takes over at once", func(t *testing.T) {
+		w := newWorld(t)
+		w.ssm.Set(w.params.Lock("c1"), regArn, written)
+		res, err := w.h.Handle(ctx, deregister("ev-d", "c1"))
+		if err != nil || res.Outcome != trigger.OutcomeStarted || res.StoppedExecutionArn != "" {
+			t.Fatalf("%+v, %v; want started with nothing stopped", res, err)
+		}
+		if w.lockHolder("c1") != res.ExecutionArn {
+			t.Fatalf("lock holds %s, want the deregistration", w.lockHolder("c1"))
+		}
+		if len(w.sfn.stops) != 1 || aws.ToString(w.sfn.stops[0].ExecutionArn) != regArn {
+			t.Fatalf("stops %+v; want one attempt on the starting registration", w.sfn.stops)
+		}
+		// The registration's trigger, retried while the deregistration runs,
+		// does not get the cluster ...
+		reg := register("x", "c1")
+		if got := trigger.ExecutionArn(regSM, contractName(reg)); got != regArn {
+			t.Fatalf("test setup: the register event gives execution %s, not %s", got, regArn)
+		}
+		again, err := w.h.Handle(ctx, reg)
+		if err != nil || again.Outcome != trigger.OutcomeAlreadyInProgress || again.HolderArn != res.ExecutionArn {
+			t.Fatalf("registration retry: %+v, %v", again, err)
+		}
+		// ... nor after it has ended and released the lock: that retry
+		// does not start the superseded registration.
+		w.sfn.SetStatus(res.ExecutionArn, sfntypes.ExecutionStatusSucceeded)
+		if err := lock.Release(ctx, w.ssm, w.params, "c1", res.ExecutionArn); err != nil {
+			t.Fatal(err)
+		}
+		late, err := w.h.Handle(ctx, reg)
+		if err != nil || late.Outcome != trigger.OutcomeSuperseded || late.HolderArn != res.ExecutionArn {
+			t.Fatalf("registration retry after the deregistration: %+v, %v", late, err)
+		}
+		if w.lockHolder("c1") != "" || w.sfn.Status(regArn) != "" {
+			t.Fatalf("lock %q, registration %q: want the lock free and the registration never started", w.lockHolder("c1"), w.sfn.Status(regArn))
+		}
+		// A new registration event is not affected.
+		fresh, err := w.h.Handle(ctx, register("y", "c1"))
+		if err != nil || fresh.Outcome != trigger.OutcomeStarted {
+			t.Fatalf("a new registration: %+v, %v", fresh, err)
+		}
+	})
+
+	t.Run("it started meanwhile: it is stopped and re-checked", func(t *testing.T) {
+		w := newWorld(t)
+		w.ssm.Set(w.params.Lock("c1"), regArn, written)
+		// The registration starts between the deregistration's status check
+		// and its takeover of the lock.
+		w.ssm.BeforePut = func(in *ssm.PutParameterInput) {
+			if strings.Contains(aws.ToString(in.Name), "/takeover-") {
+				w.sfn.SetStatus(regArn, sfntypes.ExecutionStatusRunning)
+			}
+		}
+		res, err := w.h.Handle(ctx, deregister("ev-d", "c1"))
+		if err != nil || res.Outcome != trigger.OutcomeStarted || res.StoppedExecutionArn != regArn {
+			t.Fatalf("%+v, %v; want started, with the registration stopped", res, err)
+		}
+		if w.sfn.Status(regArn) != sfntypes.ExecutionStatusAborted || w.lockHolder("c1") != res.ExecutionArn {
+			t.Fatalf("registration %s, lock %s", w.sfn.Status(regArn), w.lockHolder("c1"))
+		}
+	})
 }
 
 func apiErr(code string) error { return &smithy.GenericAPIError{Code: code, Message: code} }
@@ -439,4 +501,13 @@ func TestLockOfAHolderThatNeverStartedIsRecoveredByALaterEvent(t *testing.T) {
 	if err != nil || res.Outcome != trigger.OutcomeStarted || w.lockHolder("c1") != res.ExecutionArn {
 		t.Fatalf("%+v, %v; lock holds %s", res, err, w.lockHolder("c1"))
 	}
+}
+
+// contractName is the registration execution name the trigger derives from ev.
+func contractName(ev events.CloudWatchEvent) string {
+	var d struct {
+		ClusterName string `json:"clusterName"`
+	}
+	_ = json.Unmarshal(ev.Detail, &d)
+	return contract.ExecutionName(trigger.RegisterPrefix, d.ClusterName, ev.ID)
 }

@@ -65,6 +65,14 @@ func (p Parameters) Takeover(cluster, staleHolderID string) string {
 	return p.LockPath(cluster) + "/takeover-" + staleHolderID
 }
 
+// Superseded marks that a deregistration took the lock over from the
+// registration execution with the given id before that execution started.
+// Its trigger, retried later, must not start it. Release leaves it, so a
+// retry after the deregistration has ended still sees it.
+func (p Parameters) Superseded(cluster, holderID string) string {
+	return p.LockPath(cluster) + "/superseded-" + holderID
+}
+
 // Intent records that this project is about to register (cluster, execution, attempt).
 func (p Parameters) Intent(cluster string) string { return p.ClusterPath(cluster) + "/intent" }
 
