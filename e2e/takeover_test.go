@@ -3,6 +3,7 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -310,6 +311,15 @@ func TestDeregistrationAndRegistrationsRaceForAStaleLock(t *testing.T) {
 	wantClusters := 0
 	if succeeded == 1 {
 		wantClusters = 1
+	}
+	if names := e.c.EKS.ClusterNames(); len(names) != wantClusters || os.Getenv("E2E_DEBUG") != "" {
+		for _, r := range append(regs, dereg) {
+			en, ca := r.Engine().Error()
+			t.Logf("execution %s %s %s %.300s states %v", r.Name, r.Status(), en, ca, statesEntered(r))
+		}
+		for _, ev := range e.c.Events.Log() {
+			t.Logf("event %s %.400s", ev.DetailType, ev.Detail)
+		}
 	}
 	if names := e.c.EKS.ClusterNames(); len(names) != wantClusters {
 		t.Errorf("clusters left: %v, want %d (%d registration SUCCEEDED after the deregistration)", names, wantClusters, succeeded)

@@ -271,6 +271,12 @@ const TimedOutError = "Sandbox.Timedout"
 // timeout is enforced in real time: the code runs in real time even when the
 // cloud's clock is virtual.
 func (s *Store) InvokeSync(ctx context.Context, f *Function, payload []byte, invType string, attempt int) ([]byte, *FunctionError) {
+	// Virtual time stands still while a function runs, even when its caller
+	// has gone (a stopped execution's task): on AWS a function's run is
+	// short next to the waits around it (a deregistration waits 900 s for
+	// such a task to finish), so no wait may elapse during one.
+	done := s.cfg.Clock.Busy()
+	defer done()
 	start := s.cfg.Clock.Now()
 	// A caller that goes away (a stopped execution's task, a client that
 	// timed out) does not stop the invocation: it runs to its end or its

@@ -431,3 +431,41 @@ func TestMaxEventAge(t *testing.T) {
 		t.Errorf("attempts %v, want 3", got)
 	}
 }
+
+// Virtual time stands still while a function runs, even one whose caller
+// has gone: a Wait elsewhere (a deregistration's 900 s wait for a stopped
+// registration's in-flight task) must not elapse during the run.
+func TestVirtualTimeStandsStillWhileAFunctionRuns(t *testing.T) {
+	e := setup(t)
+	running, release := make(chan struct{}), make(chan struct{})
+	f := e.add(&locallambda.Function{Name: "slow", Timeout: time.Minute}, func(ctx context.Context, _ []byte) ([]byte, error) {
+		close(running)
+		<-release
+		return []byte(`{}`), nil
+	})
+	returned := make(chan struct{})
+	go func() {
+		e.st.InvokeSync(context.Background(), f, []byte(`{}`), "RequestResponse", 1)
+		close(returned)
+	}()
+	<-running
+	// The waiter brings its own token, as an execution's Wait state does.
+	e.clk.Busy()
+	woke := make(chan struct{})
+	go func() {
+		_ = e.clk.SleepUntil(context.Background(), t0.Add(900*time.Second))
+		close(woke)
+	}()
+	select {
+	case <-woke:
+		t.Fatalf("a 900 s wait elapsed while the function was still running (virtual now %s)", e.clk.Now())
+	case <-time.After(100 * time.Millisecond):
+	}
+	close(release)
+	<-returned
+	select {
+	case <-woke:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the wait did not end once the function had returned")
+	}
+}
