@@ -4,6 +4,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	sfnsdk "github.com/aws/aws-sdk-go-v2/service/sfn"
+
 	"github.com/platform/eks-connector-registrar/localcloud"
 	"github.com/platform/eks-connector-registrar/localcloud/agent"
 	"github.com/platform/eks-connector-registrar/localcloud/events"
@@ -62,4 +65,29 @@ func TestClusterDeregisteredCarriesTheReason(t *testing.T) {
 		t.Errorf("%d Cluster Registration Failed events: the deregistration announces the stopped registration's end", n)
 	}
 	assertNothingLeft(t, e)
+}
+
+// A deregistration started by hand (the console, the CLI) with only a
+// clusterName still runs to its end and says reason "": the definition
+// defaults what the trigger would have set, rather than failing on a missing
+// field after it has deregistered.
+func TestHandStartedDeregistrationWithoutReason(t *testing.T) {
+	t.Parallel()
+	e := start(t, localcloud.Options{})
+	_, err := sfnsdk.NewFromConfig(e.c.ConfigFor("admin")).StartExecution(e.ctx(), &sfnsdk.StartExecutionInput{
+		StateMachineArn: aws.String(stateMachineArn(t, e, "DeregistrationStateMachine")),
+		Input:           aws.String(`{"clusterName":"by-hand-01"}`),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := e.waitExecution("Deregistration", 1)
+	mustStatus(t, x, "SUCCEEDED")
+	done := e.eventsOf("Cluster Deregistered")
+	if len(done) != 1 {
+		t.Fatalf("%d Cluster Deregistered events, want 1", len(done))
+	}
+	if d := detailOf(t, done[0]); d["reason"] != "" || d["clusterName"] != "by-hand-01" {
+		t.Errorf("Cluster Deregistered = %v, want clusterName by-hand-01 and reason \"\"", d)
+	}
 }
