@@ -8,7 +8,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
-	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
 	"github.com/platform/eks-connector-registrar/internal/awserr"
 	"github.com/platform/eks-connector-registrar/internal/registration"
@@ -111,7 +110,7 @@ func (c *Cleaner) Ended(ctx context.Context, ev StatusChange) (Summary, error) {
 		log.Info("registration stopped by a deregistration, which cleans up and announces itself")
 		return Summary{Mode: "none", ClusterName: cluster}, nil
 	}
-	holder, err := c.lockHolder(ctx, cluster)
+	holder, err := registration.LockHolder(ctx, c.SSM, c.Params, cluster)
 	if err != nil {
 		return Summary{}, err
 	}
@@ -167,21 +166,6 @@ func endedError(status, errName string) string {
 	default:
 		return "ExecutionFailed"
 	}
-}
-
-// lockHolder is the execution ARN the cluster's lock names ("" if none).
-func (c *Cleaner) lockHolder(ctx context.Context, cluster string) (string, error) {
-	out, err := c.SSM.GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String(c.Params.Lock(cluster))})
-	if awserr.IsNotFound(err) {
-		return "", nil
-	}
-	if err != nil {
-		return "", awserr.Step("ssm:GetParameter (lock)", err)
-	}
-	if out.Parameter == nil {
-		return "", nil
-	}
-	return aws.ToString(out.Parameter.Value), nil
 }
 
 // publish puts one outcome event on the stack's bus. Like the state

@@ -72,7 +72,7 @@ func (e AgentRoleInvalid) Error() string {
 	return fmt.Sprintf("agent role %s cannot serve the EKS Connector agent: missing %s; fix the role "+
 		"(trust ssm.amazonaws.com for sts:AssumeRole, allow ssmmessages:CreateControlChannel on "+
 		"arn:<partition>:eks:*:*:cluster/* and ssmmessages:CreateDataChannel, OpenDataChannel, "+
-		"OpenControlChannel on *) or switch AGENT_ROLE_MODE to managed",
+		"OpenControlChannel on *) or deploy the stack with AgentRoleMode=managed",
 		e.RoleArn, strings.Join(e.Missing, "; "))
 }
 
