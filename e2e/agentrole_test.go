@@ -54,6 +54,7 @@ func TestManagedAgentRoleBoundaryIsRestored(t *testing.T) {
 		Parameters: map[string]string{"AgentRolePermissionsBoundary": boundaryParam},
 		Agent:      agent.Config{Mode: agent.Connects, Delay: time.Minute},
 	})
+	createBoundaryPolicies(t, e, boundaryParam)
 	e.register("boundary-01", nil)
 	mustStatus(t, e.waitExecution("Registration", 1), "SUCCEEDED")
 	role, ok := e.c.IAM.Role(agentRoleName)
@@ -106,6 +107,7 @@ func TestManagedAgentRoleBoundaryIsRestored(t *testing.T) {
 func TestManagedAgentRoleWithAnotherBoundaryFails(t *testing.T) {
 	t.Parallel()
 	e := start(t, localcloud.Options{Parameters: map[string]string{"AgentRolePermissionsBoundary": boundaryParam}})
+	createBoundaryPolicies(t, e, boundaryParam, otherBoundary)
 	admin := iam.NewFromConfig(e.c.ConfigFor("admin"))
 	const brokenTrust = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}`
 	out, err := admin.CreateRole(e.ctx(), &iam.CreateRoleInput{RoleName: aws.String(agentRoleName),

@@ -38,13 +38,4 @@ var leastPrivilegeAllowlist = []allowEntry{
 			"account whose default parameter tier is Advanced or Intelligent-Tiering makes the code one; the " +
 			"scenarios store standard parameters (kms:Encrypt, which TestCustomerKeyEncryptsTheCode needs)",
 	},
-	{
-		Action: "iam:GetPolicy", Principal: "EnsureRolesFunction",
-		Why: "Verifying the agent role reads its attached managed policies (internal/roles allPolicies); the " +
-			"local IAM has no managed policies to attach (no AttachRolePolicy or GetPolicy), so no scenario can attach one",
-	},
-	{
-		Action: "iam:GetPolicyVersion", Principal: "EnsureRolesFunction",
-		Why: "As iam:GetPolicy: reads the default version of each attached managed policy",
-	},
 }

@@ -1,6 +1,8 @@
 // Package iam emulates the slice of AWS Identity and Access Management the
 // project uses: roles, their trust policies, inline policies and
-// permissions boundaries, and service-linked roles. It speaks the Query
+// permissions boundaries, service-linked roles, and managed policies
+// (customer managed ones with their versions, a few AWS managed ones)
+// attached to roles (managed.go). It speaks the Query
 // protocol (form-encoded requests, XML responses) exactly as aws-sdk-go-v2's
 // IAM client sends and expects it.
 //
@@ -55,7 +57,7 @@ type role struct {
 	boundary            string
 	tags                []Tag
 	inline              map[string]string
-	attached            []string // managed policy ARNs (service-linked roles only)
+	attached            []string // managed policy ARNs (AttachRolePolicy; a service-linked role's own)
 	serviceLinked       bool
 }
 
@@ -64,7 +66,12 @@ type Store struct {
 	mu    sync.Mutex
 	cfg   Config
 	roles map[string]*role // by lower-case name
-	seq   uint64
+	// policies are the account's customer managed policies, by lower-case
+	// name (unique in the account whatever the path, as role names are);
+	// awsPolicies the AWS managed ones the local cloud knows, by ARN.
+	policies    map[string]*managedPolicy
+	awsPolicies map[string]*managedPolicy
+	seq         uint64
 }
 
 // Service serves IAM's Query API.
@@ -75,7 +82,7 @@ func New(cfg Config) (*Store, *Service) {
 	if cfg.Clock == nil {
 		cfg.Clock = clock.Real{}
 	}
-	s := &Store{cfg: cfg, roles: map[string]*role{}}
+	s := &Store{cfg: cfg, roles: map[string]*role{}, policies: map[string]*managedPolicy{}, awsPolicies: awsManagedPolicies()}
 	return s, &Service{s: s}
 }
 
@@ -196,10 +203,14 @@ func (s *Store) arnFor(path, name string) string {
 }
 
 // newRoleIDLocked makes an AROA id: 21 characters, uppercase letters and digits.
-func (s *Store) newRoleIDLocked(name string) string {
+func (s *Store) newRoleIDLocked(name string) string { return s.newIDLocked("AROA", name) }
+
+// newIDLocked makes a unique id of that prefix (AROA a role, ANPA a managed
+// policy): 21 characters, uppercase letters and digits.
+func (s *Store) newIDLocked(prefix, name string) string {
 	s.seq++
 	h := sha256.Sum256([]byte(fmt.Sprintf("%s/%s/%d", s.cfg.Account, name, s.seq)))
-	return "AROA" + base32.StdEncoding.EncodeToString(h[:])[:17]
+	return prefix + base32.StdEncoding.EncodeToString(h[:])[:17]
 }
 
 type slrInfo struct {
@@ -258,6 +269,17 @@ var handlers = map[string]handler{
 	"ListRolePolicies":              (*Store).listRolePolicies,
 	"DeleteRolePolicy":              (*Store).deleteRolePolicy,
 	"ListAttachedRolePolicies":      (*Store).listAttachedRolePolicies,
+	"AttachRolePolicy":              (*Store).attachRolePolicy,
+	"DetachRolePolicy":              (*Store).detachRolePolicy,
+	"CreatePolicy":                  (*Store).createPolicy,
+	"GetPolicy":                     (*Store).getPolicy,
+	"ListPolicies":                  (*Store).listPolicies,
+	"DeletePolicy":                  (*Store).deletePolicy,
+	"CreatePolicyVersion":           (*Store).createPolicyVersion,
+	"GetPolicyVersion":              (*Store).getPolicyVersion,
+	"ListPolicyVersions":            (*Store).listPolicyVersions,
+	"SetDefaultPolicyVersion":       (*Store).setDefaultPolicyVersion,
+	"DeletePolicyVersion":           (*Store).deletePolicyVersion,
 	"DeleteRole":                    (*Store).deleteRole,
 	"PutRolePermissionsBoundary":    (*Store).putRolePermissionsBoundary,
 	"DeleteRolePermissionsBoundary": (*Store).deleteRolePermissionsBoundary,
@@ -624,7 +646,7 @@ func (s *Store) createRole(c *awsproto.Call, f url.Values) (any, *awsproto.Error
 		}
 	}
 	if boundary != "" {
-		if e := checkBoundary(boundary); e != nil {
+		if e := s.checkBoundaryLocked(boundary); e != nil {
 			return nil, e
 		}
 	}
@@ -656,17 +678,33 @@ func (s *Store) createRole(c *awsproto.Call, f url.Values) (any, *awsproto.Error
 
 func (s *Store) roleExistsLocked(arn string) bool { return s.roleByARNLocked(arn) != nil }
 
-// checkBoundary validates a permissions boundary ARN as CreateRole and
-// PutRolePermissionsBoundary do. The local IAM keeps no managed policies,
-// so a well-formed ARN of a policy that does not exist is accepted, where
-// IAM answers NoSuchEntity.
-func checkBoundary(arn string) *awsproto.Error {
+// checkBoundaryLocked validates a permissions boundary ARN as CreateRole
+// and PutRolePermissionsBoundary do: a customer managed policy must exist
+// in this account (IAM answers NoSuchEntity, 404, "Scope ARN: <arn> does
+// not exist or is not attachable."). An AWS managed policy the local cloud
+// does not know is accepted: AWS has hundreds, and nothing here reads a
+// boundary's document (see DESIGN.md).
+func (s *Store) checkBoundaryLocked(arn string) *awsproto.Error {
+	if e := checkAttachable(arn); e != nil {
+		return e
+	}
+	if isAWSManaged(arn) {
+		return nil
+	}
+	if s.policyByARNLocked(arn) == nil {
+		return awsproto.Errorf(404, "NoSuchEntity", "Scope ARN: %s does not exist or is not attachable.", arn)
+	}
+	return nil
+}
+
+// checkAttachable refuses what can never be attached to a customer's role,
+// as a permissions policy or as a boundary: a malformed policy ARN, and a
+// service role policy.
+func checkAttachable(arn string) *awsproto.Error {
 	if !arnRE.MatchString(arn) {
 		return awsproto.Errorf(400, "InvalidInput", "ARN %s is not valid.", arn)
 	}
 	if strings.HasPrefix(arn, "arn:aws:iam::aws:policy/aws-service-role/") {
-		// Uncertain wording: a service role policy cannot be attached to a
-		// role of the customer's, as a boundary or otherwise.
 		return awsproto.Errorf(400, "PolicyNotAttachable", "Cannot attach a Service Role Policy to a Customer Role.")
 	}
 	return nil
@@ -935,7 +973,7 @@ func (s *Store) putRolePermissionsBoundary(c *awsproto.Call, f url.Values) (any,
 	if r.serviceLinked {
 		return nil, protectedRole(r.name)
 	}
-	if e := checkBoundary(boundary[0]); e != nil {
+	if e := s.checkBoundaryLocked(boundary[0]); e != nil {
 		return nil, e
 	}
 	r.boundary = boundary[0]
@@ -979,7 +1017,7 @@ func (s *Store) listAttachedRolePolicies(c *awsproto.Call, f url.Values) (any, *
 	var v validation
 	name := v.roleName(f)
 	marker, maxItems := v.marker(f)
-	prefix := f.Get("PathPrefix")
+	prefix, _ := v.policyPath("pathPrefix", f, "PathPrefix")
 	if e := v.err(); e != nil {
 		return nil, e
 	}

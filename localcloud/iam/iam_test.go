@@ -55,6 +55,17 @@ func (e *env) createRole(t *testing.T, name, trust string) *iamtypes.Role {
 	return out.Role
 }
 
+// createPolicy creates a customer managed policy at path "/" and returns
+// its ARN.
+func (e *env) createPolicy(t *testing.T, name, doc string) string {
+	t.Helper()
+	out, err := e.api.CreatePolicy(awsproto.Ctx(), &iam.CreatePolicyInput{PolicyName: aws.String(name), PolicyDocument: aws.String(doc)})
+	if err != nil {
+		t.Fatalf("CreatePolicy %s: %v", name, err)
+	}
+	return aws.ToString(out.Policy.Arn)
+}
+
 func apiCode(t *testing.T, err error) string {
 	t.Helper()
 	var ae smithy.APIError
@@ -84,6 +95,7 @@ func decode(t *testing.T, s string) string {
 
 func TestCreateRoleAndGetRole(t *testing.T) {
 	e := newEnv(t)
+	e.createPolicy(t, "Boundary", agentPolicy)
 	out, err := e.api.CreateRole(awsproto.Ctx(), &iam.CreateRoleInput{
 		RoleName:                 aws.String("AmazonEKSConnectorAgentRole"),
 		AssumeRolePolicyDocument: aws.String(ssmTrust),
@@ -566,6 +578,7 @@ func TestPutAndDeleteRolePermissionsBoundary(t *testing.T) {
 		b2 = "arn:aws:iam::aws:policy/PowerUserAccess"
 	)
 	e.createRole(t, "Agent", ssmTrust)
+	e.createPolicy(t, "ConnectorAgentBoundary", agentPolicy)
 	if b := e.boundaryOf(t, "Agent"); b != nil {
 		t.Fatalf("a role created without a boundary has %+v", b)
 	}
@@ -581,7 +594,8 @@ func TestPutAndDeleteRolePermissionsBoundary(t *testing.T) {
 	if snap, _ := e.store.Role("Agent"); snap.PermissionsBoundary != b1 {
 		t.Errorf("snapshot boundary %q", snap.PermissionsBoundary)
 	}
-	// Put replaces; an AWS managed policy may be a boundary.
+	// Put replaces; an AWS managed policy may be a boundary, even one the
+	// local cloud does not know.
 	if _, err := e.api.PutRolePermissionsBoundary(ctx, &iam.PutRolePermissionsBoundaryInput{
 		RoleName: aws.String("Agent"), PermissionsBoundary: aws.String(b2),
 	}); err != nil {
@@ -626,6 +640,10 @@ func TestRolePermissionsBoundaryErrors(t *testing.T) {
 		{"bad role name", "a/b", "arn:aws:iam::123456789012:policy/B0123456789", "ValidationError", 400, "roleName"},
 		{"service role policy", "Agent", "arn:aws:iam::aws:policy/aws-service-role/AmazonEKSConnectorServiceRolePolicy", "PolicyNotAttachable", 400, ""},
 		{"service-linked role", slrName, "arn:aws:iam::123456789012:policy/B0123456789", "UnmodifiableEntity", 400, slrName},
+		{"no such policy", "Agent", "arn:aws:iam::123456789012:policy/B0123456789", "NoSuchEntity", 404,
+			"Scope ARN: arn:aws:iam::123456789012:policy/B0123456789 does not exist or is not attachable."},
+		{"another account's policy", "Agent", "arn:aws:iam::210987654321:policy/B0123456789", "NoSuchEntity", 404,
+			"Scope ARN: arn:aws:iam::210987654321:policy/B0123456789 does not exist or is not attachable."},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -656,6 +674,16 @@ func TestRolePermissionsBoundaryErrors(t *testing.T) {
 	if apiCode(t, err) != "PolicyNotAttachable" {
 		t.Errorf("CreateRole with a service role policy as boundary: %v", err)
 	}
+	_, err = e.api.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String("R3"), AssumeRolePolicyDocument: aws.String(ssmTrust),
+		PermissionsBoundary: aws.String("arn:aws:iam::123456789012:policy/Missing")})
+	var ae smithy.APIError
+	if !errors.As(err, &ae) || ae.ErrorCode() != "NoSuchEntity" || httpStatus(t, err) != 404 ||
+		ae.ErrorMessage() != "Scope ARN: arn:aws:iam::123456789012:policy/Missing does not exist or is not attachable." {
+		t.Errorf("CreateRole with a boundary that does not exist: %v", err)
+	}
+	if _, ok := e.store.Role("R3"); ok {
+		t.Error("CreateRole refused the boundary but created the role")
+	}
 }
 
 // The iam:PermissionsBoundary condition key reaches policy evaluation: the
@@ -673,6 +701,8 @@ func TestPermissionsBoundaryConditionKey(t *testing.T) {
 	)
 	e.createRole(t, "Bounded", ssmTrust)
 	e.createRole(t, "Unbounded", ssmTrust)
+	e.createPolicy(t, "ConnectorAgentBoundary", agentPolicy)
+	e.createPolicy(t, "Other", agentPolicy)
 	if _, err := e.api.PutRolePermissionsBoundary(ctx, &iam.PutRolePermissionsBoundaryInput{RoleName: aws.String("Bounded"), PermissionsBoundary: aws.String(good)}); err != nil {
 		t.Fatal(err)
 	}
