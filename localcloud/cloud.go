@@ -67,6 +67,10 @@ type Options struct {
 	// ClusterDeletionDuration is how long a deregistered cluster shows
 	// DELETING (EKS's default here: 2 minutes).
 	ClusterDeletionDuration time.Duration
+	// SFNReadLag makes Step Functions' DescribeExecution and ListExecutions
+	// eventually consistent, as AWS documents them: they answer from each
+	// execution as it was this long ago (sfn.Config.ReadLag). Zero: live.
+	SFNReadLag time.Duration
 	// Enforce evaluates every caller's template policies (default true via
 	// Start; set DisablePolicies to turn it off).
 	DisablePolicies bool
@@ -158,7 +162,7 @@ func Start(o Options) (*Cloud, error) {
 	c.Faults.Sandboxes = c.Lambda // a KillCaller fault ends the caller's execution environment
 	c.Events, evSvc = events.New(events.Config{Region: o.Region, Account: o.Account, Clock: c.Clock,
 		Dispatcher: dispatcher{c}, DeadLetters: c.SQS})
-	c.SFN, sfnSvc = sfn.New(sfn.Config{Region: o.Region, Account: o.Account, Clock: c.Clock, Seed: o.Seed,
+	c.SFN, sfnSvc = sfn.New(sfn.Config{Region: o.Region, Account: o.Account, Clock: c.Clock, Seed: o.Seed, ReadLag: o.SFNReadLag,
 		ClientConfig: func(smArn string) aws.Config { return c.configFor("sm:" + smArn) },
 		StatusChanged: func(ex *sfn.Execution, detail map[string]any) {
 			// Step Functions reports every ended execution on the default bus.

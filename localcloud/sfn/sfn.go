@@ -35,6 +35,17 @@ type Config struct {
 	// StatusChanged, when set, is told each time an execution ends, as Step
 	// Functions emits "Step Functions Execution Status Change" to EventBridge.
 	StatusChanged func(ex *Execution, detail map[string]any)
+	// ReadLag models what AWS documents for DescribeExecution and
+	// ListExecutions: "eventually consistent. The results are best effort and
+	// may not reflect very recent updates and changes." Both answer from the
+	// execution as it was ReadLag ago (clock time): for ReadLag after
+	// StartExecution the execution does not exist (ExecutionDoesNotExist,
+	// left out of the list), and for ReadLag after it ends it is still
+	// RUNNING, without stopDate, output, error or cause. Zero (the default)
+	// answers from live state. Everything else stays strongly consistent, as
+	// on AWS: StartExecution's name and idempotency rules, StopExecution,
+	// GetExecutionHistory, the status-change events and the Store's Go API.
+	ReadLag time.Duration
 }
 
 // StateMachine is a created state machine.
@@ -307,13 +318,17 @@ func (sv *Service) ServeAWS(w http.ResponseWriter, r *http.Request, c *awsproto.
 			return
 		}
 		ex, ok := s.Execution(arn)
+		var view snapshot
+		if ok && op == "DescribeExecution" {
+			view, ok = s.read(ex)
+		}
 		if !ok {
 			sv.WriteError(w, c, awsproto.Errorf(400, "ExecutionDoesNotExist", "Execution Does Not Exist: '%s'", arn))
 			return
 		}
 		switch op {
 		case "DescribeExecution":
-			awsproto.WriteJSON(w, "1.0", describe(ex))
+			awsproto.WriteJSON(w, "1.0", describe(ex, view))
 		case "StopExecution":
 			if ex.Engine().Status() == asl.Status("RUNNING") {
 				ex.Engine().Stop(str("error"), str("cause"))
@@ -346,13 +361,17 @@ func (sv *Service) ServeAWS(w http.ResponseWriter, r *http.Request, c *awsproto.
 		all := s.Executions()
 		for i := len(all) - 1; i >= 0; i-- { // newest first, as AWS lists them
 			ex := all[i]
-			if ex.StateMachineArn != arn || (filter != "" && ex.Status() != filter) {
+			if ex.StateMachineArn != arn {
+				continue
+			}
+			view, visible := s.read(ex)
+			if !visible || (filter != "" && view.status != filter) {
 				continue
 			}
 			item := map[string]any{"executionArn": ex.Arn, "stateMachineArn": ex.StateMachineArn, "name": ex.Name,
-				"status": ex.Status(), "startDate": epoch(ex.Engine().StartDate())}
-			if d := ex.Engine().StopDate(); !d.IsZero() {
-				item["stopDate"] = epoch(d)
+				"status": view.status, "startDate": epoch(view.start)}
+			if !view.stop.IsZero() {
+				item["stopDate"] = epoch(view.stop)
 			}
 			list = append(list, item)
 		}
@@ -371,22 +390,57 @@ func (sv *Service) ServeAWS(w http.ResponseWriter, r *http.Request, c *awsproto.
 	}
 }
 
-func describe(ex *Execution) map[string]any {
+// snapshot is an execution as DescribeExecution and ListExecutions report it.
+type snapshot struct {
+	status         string
+	start, stop    time.Time
+	output         []byte
+	errName, cause string
+}
+
+// read is the execution as the eventually consistent reads see it now:
+// as it was Config.ReadLag ago. visible is false while it had not started
+// then.
+func (s *Store) read(ex *Execution) (view snapshot, visible bool) {
+	run := ex.Engine()
+	view = snapshot{status: string(asl.StatusRunning), start: run.StartDate()}
+	// The stop date first: once it is set, the status, output and error are
+	// final (the engine sets them together), so the snapshot is consistent.
+	stop := run.StopDate()
+	if lag := s.cfg.ReadLag; lag > 0 {
+		now := s.cfg.Clock.Now()
+		if now.Before(view.start.Add(lag)) {
+			return snapshot{}, false
+		}
+		if !stop.IsZero() && now.Before(stop.Add(lag)) {
+			return view, true // its ending is not visible yet
+		}
+	}
+	if stop.IsZero() {
+		return view, true
+	}
+	view.status, view.stop = string(run.Status()), stop
+	view.output = run.Output()
+	view.errName, view.cause = run.Error()
+	return view, true
+}
+
+func describe(ex *Execution, view snapshot) map[string]any {
 	out := map[string]any{
 		"executionArn": ex.Arn, "stateMachineArn": ex.StateMachineArn, "name": ex.Name,
-		"status": ex.Status(), "startDate": epoch(ex.Engine().StartDate()),
+		"status": view.status, "startDate": epoch(view.start),
 		"input": ex.Input, "inputDetails": map[string]any{"included": true},
 	}
-	if d := ex.Engine().StopDate(); !d.IsZero() {
-		out["stopDate"] = epoch(d)
+	if !view.stop.IsZero() {
+		out["stopDate"] = epoch(view.stop)
 	}
-	if ex.Status() == "SUCCEEDED" {
-		out["output"] = string(ex.Engine().Output())
+	if view.status == "SUCCEEDED" {
+		out["output"] = string(view.output)
 		out["outputDetails"] = map[string]any{"included": true}
 	}
-	if e, cause := ex.Engine().Error(); e != "" || cause != "" {
-		out["error"] = e
-		out["cause"] = cause
+	if view.errName != "" || view.cause != "" {
+		out["error"] = view.errName
+		out["cause"] = view.cause
 	}
 	return out
 }
