@@ -71,6 +71,10 @@ func (e EventNotPublished) Error() string {
 // state machine would have: only its own registration is removed (the one
 // ownership rule), an ACTIVE cluster is kept, and its lock is released.
 //
+// A lock naming another execution means the cluster was taken over since
+// (a new registration or a deregistration that judged this execution
+// ended); that execution owns what this one left, so Ended changes nothing.
+//
 // Whether to announce the outcome is read from the cluster's lock, before
 // compensating. Every execution holds its lock while it runs, and every
 // ending the definition handles releases it before it publishes its own
@@ -113,6 +117,14 @@ func (c *Cleaner) Ended(ctx context.Context, ev StatusChange) (Summary, error) {
 	holder, err := registration.LockHolder(ctx, c.SSM, c.Params, cluster)
 	if err != nil {
 		return Summary{}, err
+	}
+	if holder != "" && holder != d.ExecutionArn {
+		// Another execution took the cluster over since (the trigger judged
+		// this one ended): it now owns whatever this one left, and resumes,
+		// replaces or deregisters it. Compensating now, late, would remove a
+		// registration that execution is using.
+		log.Info("the cluster's lock names another execution, which owns what this one left; changing nothing", "lockHolder", holder)
+		return Summary{Mode: "none", ClusterName: cluster}, nil
 	}
 	announce := holder == d.ExecutionArn
 	log.Info("registration ended without its own cleanup: compensating", "lockHolder", holder)

@@ -73,6 +73,9 @@ type Result struct {
 	HolderStatus string
 	// TookOver names the stale holder this call replaced, if any.
 	TookOver string
+	// AlreadyHeld: the lock named the caller already (a redelivered event,
+	// or a retried trigger); Acquire wrote nothing.
+	AlreadyHeld bool
 }
 
 // ContentionError: the lock changed hands more often than Acquire retries.
@@ -116,7 +119,7 @@ func (l *Locker) Acquire(ctx context.Context, cluster, executionArn string) (Res
 			continue // released between our write and our read
 		}
 		if holder == executionArn {
-			return Result{Acquired: true}, nil
+			return Result{Acquired: true, AlreadyHeld: true}, nil
 		}
 		status, err := l.status(ctx, holder, modified)
 		if err != nil {

@@ -212,7 +212,7 @@ func (h *Handler) register(ctx context.Context, log *slog.Logger, ev events.Clou
 		EventID:                  ev.ID,
 		Attempt:                  1,
 	}
-	return h.start(ctx, log, sm, name, arn, req.ClusterName, input, "")
+	return h.start(ctx, log, sm, name, arn, req.ClusterName, input, "", res.AlreadyHeld)
 }
 
 func (h *Handler) deregister(ctx context.Context, log *slog.Logger, ev events.CloudWatchEvent, req contract.DeregisterRequest) (Result, error) {
@@ -233,7 +233,7 @@ func (h *Handler) deregister(ctx context.Context, log *slog.Logger, ev events.Cl
 			return Result{}, classify("acquiring the lock of cluster "+req.ClusterName, err)
 		}
 		if res.Acquired {
-			return h.startDeregistration(ctx, log, sm, name, arn, ev, req, "")
+			return h.startDeregistration(ctx, log, sm, name, arn, ev, req, "", res.AlreadyHeld)
 		}
 		if !IsExecutionOf(h.Settings.RegistrationStateMachineArn, res.Holder) {
 			log.Info("a deregistration is already in progress; not starting another",
@@ -245,7 +245,7 @@ func (h *Handler) deregister(ctx context.Context, log *slog.Logger, ev events.Cl
 			return Result{}, err
 		}
 		if took {
-			return h.startDeregistration(ctx, log, sm, name, arn, ev, req, stopped)
+			return h.startDeregistration(ctx, log, sm, name, arn, ev, req, stopped, false)
 		}
 	}
 	return Result{}, &TransientAWSError{Op: "taking the lock of cluster " + req.ClusterName,
@@ -310,14 +310,14 @@ func (h *Handler) stop(ctx context.Context, executionArn, cause string) (ran boo
 	}
 }
 
-func (h *Handler) startDeregistration(ctx context.Context, log *slog.Logger, sm, name, arn string, ev events.CloudWatchEvent, req contract.DeregisterRequest, stopped string) (Result, error) {
+func (h *Handler) startDeregistration(ctx context.Context, log *slog.Logger, sm, name, arn string, ev events.CloudWatchEvent, req contract.DeregisterRequest, stopped string, alreadyHeld bool) (Result, error) {
 	input := workflow.DeregistrationInput{
 		ClusterName:         req.ClusterName,
 		Reason:              req.Reason,
 		EventID:             ev.ID,
 		StoppedExecutionArn: stopped,
 	}
-	return h.start(ctx, log, sm, name, arn, req.ClusterName, input, stopped)
+	return h.start(ctx, log, sm, name, arn, req.ClusterName, input, stopped, alreadyHeld)
 }
 
 // locker is the lock for one event. The age of a lock whose holder has not
@@ -338,8 +338,9 @@ func (h *Handler) locker(ev events.CloudWatchEvent) *lock.Locker {
 	return &l
 }
 
-// start starts the execution whose lock the caller holds.
-func (h *Handler) start(ctx context.Context, log *slog.Logger, sm, name, arn, cluster string, input any, stopped string) (Result, error) {
+// start starts the execution whose lock the caller holds; alreadyHeld says
+// the lock named it before this call (lock.Result.AlreadyHeld).
+func (h *Handler) start(ctx context.Context, log *slog.Logger, sm, name, arn, cluster string, input any, stopped string, alreadyHeld bool) (Result, error) {
 	body, err := json.Marshal(input)
 	if err != nil {
 		return Result{}, fmt.Errorf("encoding the execution input: %w", err)
@@ -355,20 +356,37 @@ func (h *Handler) start(ctx context.Context, log *slog.Logger, sm, name, arn, cl
 		log.Info("started execution", "executionArn", arn)
 		return started, nil
 	case awserr.IsExecutionAlreadyExists(err):
-		// A redelivered event: the name comes from the event id. (A running
-		// execution with the same input is returned without this error.)
-		out, derr := h.SFN.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: aws.String(arn)})
-		if derr != nil {
-			return Result{}, classify("describing execution "+arn, derr)
+		// A redelivered event: the name comes from the event id.
+		if !alreadyHeld {
+			// The lock was free, and an execution holds its lock until its
+			// ending: this one has ended (or is publishing its outcome). The
+			// lock this call took is not its to keep. No DescribeExecution:
+			// its reads are eventually consistent, and may still show an
+			// ended execution RUNNING, or not show a new one at all.
+			if err := lock.Release(ctx, h.SSM, h.Settings.Params(), cluster, arn); err != nil {
+				return Result{}, classify("releasing the lock of cluster "+cluster, err)
+			}
+			log.Info("event already processed; its execution has ended", "executionArn", arn)
+			return Result{Outcome: OutcomeAlreadyProcessed, ClusterName: cluster, ExecutionArn: arn}, nil
 		}
-		if out.Status == sfntypes.ExecutionStatusRunning {
+		// The lock names it. StartExecution is strongly consistent and
+		// answers a running execution of this name and input without this
+		// error; so it is running only if an earlier delivery started it
+		// with another input (the stack's defaults changed in between).
+		out, derr := h.SFN.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: aws.String(arn)})
+		switch {
+		case awserr.IsNotFound(derr):
+			return Result{}, &TransientAWSError{Op: "describing execution " + arn + " (it exists, but Step Functions' reads do not show it yet)", Err: derr}
+		case derr != nil:
+			return Result{}, classify("describing execution "+arn, derr)
+		case out.Status == sfntypes.ExecutionStatusRunning && aws.ToString(out.Input) != string(body):
 			log.Info("execution already started by an earlier delivery of this event", "executionArn", arn)
 			return started, nil
 		}
-		// It has ended: the lock we just re-took is not its to keep.
-		if err := lock.Release(ctx, h.SSM, h.Settings.Params(), cluster, arn); err != nil {
-			return Result{}, classify("releasing the lock of cluster "+cluster, err)
-		}
+		// It ended without releasing its lock (a RUNNING read with our own
+		// input is stale). The lock is left as it is: its RegistrationEnded
+		// cleanup, which announces the ending while the lock still names it,
+		// or the stale-lock takeover frees it.
 		log.Info("event already processed; its execution has ended", "executionArn", arn, "status", string(out.Status))
 		return Result{Outcome: OutcomeAlreadyProcessed, ClusterName: cluster, ExecutionArn: arn}, nil
 	case awserr.IsTransient(err):

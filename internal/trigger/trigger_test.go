@@ -41,6 +41,7 @@ type fakeSFN struct {
 	inputs   map[string]string
 	stops    []*sfn.StopExecutionInput
 	startErr error
+	view     map[string]sfntypes.ExecutionStatus
 }
 
 func newFakeSFN() *fakeSFN { return &fakeSFN{SFN: locktest.NewSFN(), inputs: map[string]string{}} }
@@ -73,6 +74,37 @@ func (f *fakeSFN) StopExecution(_ context.Context, in *sfn.StopExecutionInput, _
 	}
 	f.SetStatus(arn, sfntypes.ExecutionStatusAborted)
 	return &sfn.StopExecutionOutput{}, nil
+}
+
+// DescribeExecution answers with the input, and as view says when set: Step
+// Functions' reads are eventually consistent ("" in view: not visible yet).
+func (f *fakeSFN) DescribeExecution(ctx context.Context, in *sfn.DescribeExecutionInput, opts ...func(*sfn.Options)) (*sfn.DescribeExecutionOutput, error) {
+	arn := aws.ToString(in.ExecutionArn)
+	f.mu.Lock()
+	view, lagged := f.view[arn]
+	input := f.inputs[arn]
+	f.mu.Unlock()
+	if lagged {
+		if view == "" {
+			return nil, &sfntypes.ExecutionDoesNotExist{Message: aws.String("Execution Does Not Exist: '" + arn + "'")}
+		}
+		return &sfn.DescribeExecutionOutput{ExecutionArn: aws.String(arn), Status: view, Input: aws.String(input)}, nil
+	}
+	out, err := f.SFN.DescribeExecution(ctx, in, opts...)
+	if out != nil {
+		out.Input = aws.String(input)
+	}
+	return out, err
+}
+
+// lag makes DescribeExecution show arn as status ("" : not at all).
+func (f *fakeSFN) lag(arn string, status sfntypes.ExecutionStatus) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.view == nil {
+		f.view = map[string]sfntypes.ExecutionStatus{}
+	}
+	f.view[arn] = status
 }
 
 func (f *fakeSFN) executions() map[string]string {
@@ -467,6 +499,53 @@ func TestEventRedeliveredAfterItsExecutionEnded(t *testing.T) {
 	if h := w.lockHolder("c1"); h != "" {
 		t.Fatalf("lock left held by %s", h)
 	}
+}
+
+// A redelivered event whose execution has ended, while Step Functions'
+// eventually consistent reads still show it RUNNING or not at all. The
+// strongly consistent StartExecution decides: ExecutionAlreadyExists for the
+// event's own name and input means it has ended.
+func TestRedeliveryWithinTheReadLag(t *testing.T) {
+	ctx := context.Background()
+	for _, view := range []sfntypes.ExecutionStatus{sfntypes.ExecutionStatusRunning, ""} {
+		t.Run(fmt.Sprintf("reads show %q", view), func(t *testing.T) {
+			w := newWorld(t)
+			first, _ := w.h.Handle(ctx, register("ev-1", "c1"))
+			// It ran its own ending: released its lock, then ended.
+			lock.Release(ctx, w.ssm, w.params, "c1", first.ExecutionArn)
+			w.sfn.SetStatus(first.ExecutionArn, sfntypes.ExecutionStatusFailed)
+			w.sfn.lag(first.ExecutionArn, view)
+			res, err := w.h.Handle(ctx, register("ev-1", "c1"))
+			if err != nil || res.Outcome != trigger.OutcomeAlreadyProcessed {
+				t.Fatalf("%+v, %v; want AlreadyProcessed", res, err)
+			}
+			if h := w.lockHolder("c1"); h != "" {
+				t.Fatalf("the redelivery left the lock held by %s (its ending would be announced again)", h)
+			}
+		})
+	}
+	// Ended without releasing its lock (stopped by hand): the lock is left
+	// for its RegistrationEnded cleanup; reads that do not show it yet make
+	// the trigger retry rather than guess.
+	t.Run("lock still names it", func(t *testing.T) {
+		w := newWorld(t)
+		first, _ := w.h.Handle(ctx, register("ev-1", "c1"))
+		w.sfn.SetStatus(first.ExecutionArn, sfntypes.ExecutionStatusAborted)
+		w.sfn.lag(first.ExecutionArn, "")
+		_, err := w.h.Handle(ctx, register("ev-1", "c1"))
+		var te *trigger.TransientAWSError
+		if !errors.As(err, &te) {
+			t.Fatalf("error %v, want TransientAWSError while the reads lag", err)
+		}
+		w.sfn.lag(first.ExecutionArn, sfntypes.ExecutionStatusAborted)
+		res, err := w.h.Handle(ctx, register("ev-1", "c1"))
+		if err != nil || res.Outcome != trigger.OutcomeAlreadyProcessed {
+			t.Fatalf("%+v, %v; want AlreadyProcessed", res, err)
+		}
+		if h := w.lockHolder("c1"); h != first.ExecutionArn {
+			t.Fatalf("lock %q, want it left to the ended execution's cleanup", h)
+		}
+	})
 }
 
 func TestNewHandlerNeedsTheStateMachineArns(t *testing.T) {
