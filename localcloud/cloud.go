@@ -78,6 +78,11 @@ type Options struct {
 	// RIE, when set, runs functions from their built bootstrap behind the
 	// Lambda Runtime Interface Emulator instead of in-process (rie.go).
 	RIE *RIEOptions
+	// DenyUnknownCredentials refuses a request signed with an access key id
+	// the cloud does not know (Credentials lists those it does), as AWS
+	// answers a key it has no record of (awsproto.UnrecognizedClient).
+	// Otherwise such a caller is an administrator.
+	DenyUnknownCredentials bool
 }
 
 // Cloud is a running local cloud.
@@ -145,7 +150,8 @@ func Start(o Options) (*Cloud, error) {
 		authz = awsproto.AllowAll{}
 	}
 	c.Router = &awsproto.Router{Account: o.Account, Clock: c.Clock, Authz: authz, Faults: c.Faults,
-		Principals: func(key string) *awsproto.Principal { return c.principals[key] }}
+		Principals:      func(key string) *awsproto.Principal { return c.principals[key] },
+		DenyUnknownKeys: o.DenyUnknownCredentials}
 
 	var iamSvc, stsSvc, eksSvc, ssmSvc, sqsSvc, evSvc, lambdaSvc, sfnSvc awsproto.Service
 	c.IAM, iamSvc = iam.New(iam.Config{Account: o.Account, Clock: c.Clock})
@@ -246,6 +252,42 @@ func (c *Cloud) configWithKey(key string) aws.Config {
 
 func functionKey(logicalID string) string     { return "AKIDFN" + strings.ToUpper(logicalID) }
 func stateMachineKey(logicalID string) string { return "AKIDSM" + strings.ToUpper(logicalID) }
+
+// Credential is an access key id the cloud maps to a principal. The cloud
+// does not check secrets or signatures: the key id alone names the caller.
+type Credential struct {
+	AccessKeyID string
+	// Name is the principal's name in permission records: "admin",
+	// "operator", or a function's or state machine's logical id.
+	Name string
+	// Kind is "admin", "operator", "function" or "state machine".
+	Kind string
+	// ARN is the principal's: the account root for admin, otherwise a role
+	// (a function's or state machine's is its template role).
+	ARN string
+}
+
+// Credentials lists the access key ids the cloud knows: admin, operator,
+// then the template's functions and state machines in template order. A
+// request signed with any other key is an unknown caller
+// (Options.DenyUnknownCredentials).
+func (c *Cloud) Credentials() []Credential {
+	out := []Credential{c.credential(adminKey, "admin"), c.credential(agentKey, "operator")}
+	if c.Template != nil {
+		for _, f := range c.Template.Functions {
+			out = append(out, c.credential(functionKey(f.LogicalID), "function"))
+		}
+		for _, sm := range c.Template.StateMachines {
+			out = append(out, c.credential(stateMachineKey(sm.LogicalID), "state machine"))
+		}
+	}
+	return out
+}
+
+func (c *Cloud) credential(key, kind string) Credential {
+	p := c.principals[key]
+	return Credential{AccessKeyID: key, Name: p.Name, Kind: kind, ARN: p.ARN}
+}
 
 // CodeDir maps a function's logical id to its code directory under
 // functions/: EnsureRolesFunction → ensure-roles. The Makefile's

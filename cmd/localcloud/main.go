@@ -1,17 +1,21 @@
 // Command localcloud runs the embedded local cloud.
 //
 //	localcloud run   [-scenario connects|never-connects|wrong-code|after-expiry|connects-then-lost] [-event file]
-//	localcloud serve [-addr 127.0.0.1:4566] [-virtual]
+//	localcloud serve [-addr 127.0.0.1:4566] [-virtual] [-unknown-credentials admin|deny]
+//	localcloud keys [-profile]
 //	localcloud invoke -fn <LogicalId> -event events/<file>.json [-env-vars events/env.json]
 //
 // `run` is `make run`: it deploys template.yaml, puts a "Register Cluster"
 // event on the bus, lets the simulated agent act, prints a timeline and the
-// outcome. `serve` keeps the cloud up for `sam local invoke` and the AWS CLI.
+// outcome. `serve` keeps the cloud up for `sam local invoke` and the AWS CLI;
+// `keys` prints the access key id of each principal it knows, and the
+// `sam local invoke` line that signs as each function's role.
 package main
 
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -38,7 +42,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: localcloud run|serve|invoke [flags]")
+		fmt.Fprintln(os.Stderr, "usage: localcloud run|serve|keys|invoke [flags]")
 		os.Exit(2)
 	}
 	var err error
@@ -47,10 +51,15 @@ func main() {
 		err = run(os.Args[2:], os.Stdout)
 	case "serve":
 		err = serve(os.Args[2:])
+	case "keys":
+		err = keys(os.Args[2:], os.Stdout, os.Stderr)
 	case "invoke":
 		os.Exit(invokeMain(os.Args[2:], os.Stdout, os.Stderr))
 	default:
-		err = fmt.Errorf("unknown command %q: use run, serve or invoke", os.Args[1])
+		err = fmt.Errorf("unknown command %q: use run, serve, keys or invoke", os.Args[1])
+	}
+	if errors.Is(err, flag.ErrHelp) {
+		os.Exit(2)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "localcloud:", err)
@@ -58,38 +67,70 @@ func main() {
 	}
 }
 
-func serve(args []string) error {
-	fs := flag.NewFlagSet("serve", flag.ExitOnError)
+// serveConfig is what `serve`'s flags ask for.
+type serveConfig struct {
+	Options localcloud.Options
+	Faults  []awsproto.Fault
+}
+
+func parseServe(args []string, stderr io.Writer) (serveConfig, error) {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
 	addr := fs.String("addr", "127.0.0.1:4566", "listen address (0.0.0.0 for sam local invoke on Linux)")
 	virtual := fs.Bool("virtual", false, "run on a virtual clock instead of the wall clock")
 	mode := fs.String("agent", string(agent.Connects), "simulated agent mode")
 	delay := fs.Duration("agent-delay", 7*time.Minute, "time from Activation Ready to the agent installing")
 	faultFile := fs.String("faults", "", "a JSON file of faults to inject: [{\"Service\":\"eks\",\"Op\":\"RegisterCluster\",\"FirstN\":2,\"Code\":\"ThrottlingException\",\"Status\":400,\"RetryAfterMillis\":500}, …]")
-	_ = fs.Parse(args)
-	var faults []awsproto.Fault
+	unknown := fs.String("unknown-credentials", "admin", "a request signed with an access key id the cloud does not know (localcloud keys lists those it does) is treated as `admin|deny`: "+
+		"an administrator, whom no policy limits, or refused as AWS refuses an unknown key (InvalidClientTokenId, UnrecognizedClientException)")
+	if err := fs.Parse(args); err != nil {
+		return serveConfig{}, err
+	}
+	cfg := serveConfig{Options: localcloud.Options{Addr: *addr, RealTime: !*virtual,
+		Agent: agent.Config{Mode: agent.Mode(*mode), Delay: *delay}}}
+	switch *unknown {
+	case "admin":
+	case "deny":
+		cfg.Options.DenyUnknownCredentials = true
+	default:
+		return serveConfig{}, fmt.Errorf("-unknown-credentials %q: use admin or deny", *unknown)
+	}
 	if *faultFile != "" {
 		raw, err := os.ReadFile(*faultFile)
 		if err != nil {
-			return err
+			return serveConfig{}, err
 		}
 		dec := json.NewDecoder(strings.NewReader(string(raw)))
 		dec.DisallowUnknownFields()
-		if err := dec.Decode(&faults); err != nil {
-			return fmt.Errorf("%s: %w", *faultFile, err)
+		if err := dec.Decode(&cfg.Faults); err != nil {
+			return serveConfig{}, fmt.Errorf("%s: %w", *faultFile, err)
 		}
 	}
-	c, err := app.Start(localcloud.Options{Addr: *addr, RealTime: !*virtual,
-		Agent: agent.Config{Mode: agent.Mode(*mode), Delay: *delay}}, os.Stderr)
+	return cfg, nil
+}
+
+func serve(args []string) error {
+	cfg, err := parseServe(args, os.Stderr)
+	if err != nil {
+		return err
+	}
+	c, err := app.Start(cfg.Options, os.Stderr)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	for _, f := range faults {
+	for _, f := range cfg.Faults {
 		c.Faults.Add(f)
 		fmt.Printf("  injecting %s:%s %s (first %d, fraction %.2f, latency %s)\n", f.Service, f.Op, f.Code, f.FirstN, f.Fraction, f.Latency)
 	}
 	fmt.Printf("local cloud listening on %s (EKS, IAM, STS, SSM, SQS, EventBridge, Lambda, Step Functions)\n", c.URL)
-	fmt.Printf("  export AWS_ENDPOINT_URL=%s AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_REGION=%s\n", c.URL, c.Region)
+	unknown := "are an administrator (no policy applies to them)"
+	if cfg.Options.DenyUnknownCredentials {
+		unknown = "are refused"
+	}
+	fmt.Printf("  access keys the cloud does not know %s; each function's key: go run ./cmd/localcloud keys\n", unknown)
+	fmt.Printf("  export AWS_ENDPOINT_URL=%s AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s AWS_REGION=%s\n",
+		c.URL, credentialOf(c, "admin").AccessKeyID, localSecret, c.Region)
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
 	<-sig

@@ -292,6 +292,10 @@ type Router struct {
 	Authz      Authorizer
 	Faults     *Faults
 	Principals func(accessKeyID string) *Principal
+	// DenyUnknownKeys refuses a request whose access key id Principals does
+	// not know with UnrecognizedClient, as AWS does. Otherwise the caller
+	// is an administrator.
+	DenyUnknownKeys bool
 	// OnCall, when set, is told about every call after it is answered (the
 	// timeline of `make run`, and tests that count calls).
 	OnCall func(c *Call, status int)
@@ -355,11 +359,18 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			Message: fmt.Sprintf("the local cloud does not serve %q", cred.Service)})
 		return
 	}
-	p := &Principal{Name: "admin", ARN: fmt.Sprintf("arn:aws:iam::%s:root", rt.Account), Admin: true}
+	var p *Principal
 	if rt.Principals != nil {
-		if q := rt.Principals(cred.AccessKeyID); q != nil {
-			p = q
+		p = rt.Principals(cred.AccessKeyID)
+	}
+	if p == nil {
+		if rt.DenyUnknownKeys {
+			c := &Call{Service: cred.Service, Region: cred.Region, Account: rt.Account, RequestID: NewRequestID()}
+			w.Header().Set("x-amzn-RequestId", c.RequestID)
+			svc.WriteError(w, c, UnrecognizedClient(cred.Service))
+			return
 		}
+		p = &Principal{Name: "admin", ARN: fmt.Sprintf("arn:aws:iam::%s:root", rt.Account), Admin: true}
 	}
 	c := &Call{
 		Ctx: r.Context(), Service: cred.Service, Region: cred.Region, Account: rt.Account,
@@ -382,6 +393,27 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if rt.OnAnswer != nil {
 		rt.OnAnswer(c, sw.status, sw.body)
+	}
+}
+
+// UnrecognizedClient is AWS's answer to a request signed with an access key
+// id it has no record of, in the shape of the service's protocol: the Query
+// services (IAM, STS) say InvalidClientTokenId with 403; the JSON ones say
+// UnrecognizedClientException, with 400 (SSM, EventBridge, Step Functions)
+// or, over REST-JSON, 403 (EKS, Lambda). SQS answered InvalidClientTokenId
+// (403) over Query; over JSON it is sent as UnrecognizedClientException with
+// that legacy code in x-amzn-query-error, which the SDK reports.
+func UnrecognizedClient(service string) *Error {
+	const msg = "The security token included in the request is invalid."
+	switch service {
+	case "iam", "sts":
+		return &Error{Code: "InvalidClientTokenId", Status: 403, Message: msg}
+	case "sqs":
+		return &Error{Code: "UnrecognizedClientException", QueryCode: "InvalidClientTokenId", Status: 403, Message: msg}
+	case "eks", "lambda":
+		return &Error{Code: "UnrecognizedClientException", Status: 403, Message: msg}
+	default: // ssm, events, states: JSON 1.0/1.1
+		return &Error{Code: "UnrecognizedClientException", Status: 400, Message: msg}
 	}
 }
 
