@@ -31,15 +31,67 @@ type Runner interface {
 	Run(ctx context.Context, payload []byte) ([]byte, error)
 }
 
-// FunctionError is an error the function's code returned, as the Lambda
-// runtime reports it: errorType is the Go type name of the returned error.
+// FunctionError is an invocation's function error: one the function's code
+// returned, as the Lambda runtime reports it (errorType is the Go type name
+// of the returned error), or one Lambda itself reports for the invocation (a
+// timeout, a runtime that exited).
 type FunctionError struct {
 	Type       string   `json:"errorType,omitempty"`
 	Message    string   `json:"errorMessage"`
 	StackTrace []string `json:"stackTrace,omitempty"`
+
+	// platform marks an error Lambda reports itself (platformError).
+	platform bool
+	// raw is the error document as the runtime posted it, when the runner
+	// had it (behind aws-lambda-rie): Invoke returns it byte for byte.
+	raw []byte
 }
 
 func (e *FunctionError) Error() string { return e.Type + ": " + e.Message }
+
+// Payload is the response payload Invoke returns with X-Amz-Function-Error:
+// the runtime's error document (aws-lambda-go's {"errorMessage":…,
+// "errorType":…}), or for an error Lambda reports itself its own document,
+// which names errorType first:
+// {"errorType":"Sandbox.Timedout","errorMessage":"RequestId: … Error: Task timed out after 3.00 seconds"}.
+// Step Functions takes the error name from errorType and quotes this payload
+// as the cause.
+func (e *FunctionError) Payload() []byte {
+	if e.raw != nil {
+		return e.raw
+	}
+	var b []byte
+	if e.platform {
+		b, _ = json.Marshal(struct {
+			Type    string `json:"errorType"`
+			Message string `json:"errorMessage"`
+		}{e.Type, e.Message})
+	} else {
+		// aws-lambda-go's messages.InvokeResponse_Error. Without an
+		// errorType (as in Lambda's older timeout shape) it is
+		// {"errorMessage":…}, which Step Functions calls Lambda.Unknown.
+		b, _ = json.Marshal(struct {
+			Message string `json:"errorMessage"`
+			Type    string `json:"errorType,omitempty"`
+		}{e.Message, e.Type})
+	}
+	return b
+}
+
+// platformError is an error Lambda reports itself for an invocation, in its
+// wording: "RequestId: <id> Error: <what>".
+func platformError(errorType, requestID, what string) *FunctionError {
+	return &FunctionError{Type: errorType, Message: fmt.Sprintf("RequestId: %s Error: %s", requestID, what), platform: true}
+}
+
+// timedOut is Lambda's error for an invocation that outlived the function's
+// timeout. Current Lambda names the configured timeout ("after 3.00
+// seconds" for 3 s), where the older shape, {"errorMessage":"<timestamp>
+// <id> Task timed out after 3.07 seconds"} with no errorType, gave the
+// measured duration.
+func timedOut(requestID string, timeout time.Duration) *FunctionError {
+	return platformError(TimedOutError, requestID, fmt.Sprintf("Task timed out after %.2f seconds", timeout.Seconds()))
+}
 
 // ErrorTypeOf names an error the way aws-lambda-go does (reflection on the
 // outermost error, pointer stripped).
@@ -263,8 +315,10 @@ func (s *Store) record(i Invocation) {
 	s.mu.Unlock()
 }
 
-// TimedOutError is what a function timeout becomes; Step Functions reports it
-// as Sandbox.Timedout.
+// TimedOutError is the errorType of a function timeout:
+// {"errorType":"Sandbox.Timedout","errorMessage":"RequestId: <id> Error:
+// Task timed out after 3.00 seconds"}, which Step Functions names the
+// task's error after.
 const TimedOutError = "Sandbox.Timedout"
 
 // InvokeSync runs f once and waits, as RequestResponse does. The function's
@@ -278,6 +332,13 @@ func (s *Store) InvokeSync(ctx context.Context, f *Function, payload []byte, inv
 	done := s.cfg.Clock.Busy()
 	defer done()
 	start := s.cfg.Clock.Now()
+	// Every invocation has a request ID, which Lambda's own error messages
+	// quote and the function sees as its AwsRequestID.
+	id := requestIDFrom(ctx)
+	if id == "" {
+		id = awsproto.NewRequestID()
+		ctx = withRequestID(ctx, id)
+	}
 	// A caller that goes away (a stopped execution's task, a client that
 	// timed out) does not stop the invocation: it runs to its end or its
 	// timeout, as on Lambda.
@@ -294,24 +355,28 @@ func (s *Store) InvokeSync(ctx context.Context, f *Function, payload []byte, inv
 	}()
 	var out []byte
 	var ferr *FunctionError
+	expired := false
 	select {
 	case r := <-ch:
 		out = r.out
-		if r.err != nil {
-			if !errors.As(r.err, &ferr) {
-				ferr = &FunctionError{Type: "Runtime.ExitError", Message: r.err.Error()}
-			}
+		switch {
+		case r.err == nil:
+		case errors.As(r.err, &ferr):
+		case ctx.Err() != nil:
+			// The runner gave up at the deadline (its context ended)
+			// before this select saw the deadline itself.
+			expired = true
+		default:
+			ferr = runnerFailed(id, r.err)
 		}
 	case <-ctx.Done():
-		prefix := start.Format("2006-01-02T15:04:05.000Z")
-		if id := requestIDFrom(ctx); id != "" {
-			prefix += " " + id
-		}
-		ferr = &FunctionError{Type: TimedOutError, Message: fmt.Sprintf("%s Task timed out after %.2f seconds",
-			prefix, f.Timeout.Seconds())}
+		expired = true
+	}
+	if expired {
+		out, ferr = nil, timedOut(id, f.Timeout)
 	}
 	if ferr == nil && !json.Valid(out) && len(out) > 0 {
-		ferr = &FunctionError{Type: "Runtime.InvalidResponse", Message: "the function returned a response that is not JSON"}
+		ferr = &FunctionError{Type: "Runtime.InvalidResponse", Message: "the function returned a response that is not JSON", platform: true}
 	}
 	// Logged after the response check, so the log's errors match what the
 	// caller saw (the Errors metric counts an invalid response too).
@@ -396,7 +461,7 @@ func (s *Store) discard(f *Function, payload []byte, requestID, condition string
 			},
 			"requestPayload":  json.RawMessage(payload),
 			"responseContext": map[string]any{"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
-			"responsePayload": last,
+			"responsePayload": responsePayload(last),
 		}
 		body, _ := json.Marshal(rec)
 		send("OnFailure", f.OnFailureArn, string(body), nil)
@@ -416,6 +481,15 @@ func (s *Store) discard(f *Function, payload []byte, requestID, condition string
 			"RequestID": requestID, "ErrorCode": "200", "ErrorMessage": msg,
 		})
 	}
+}
+
+// responsePayload is the failed invocation's response payload, as an
+// on-failure record quotes it.
+func responsePayload(last *FunctionError) json.RawMessage {
+	if last == nil {
+		return json.RawMessage("null")
+	}
+	return last.Payload()
 }
 
 // WaitAsync blocks until no asynchronous invocation is in flight.
@@ -456,8 +530,11 @@ func (sv *Service) ServeAWS(w http.ResponseWriter, r *http.Request, c *awsproto.
 	s := sv.s
 	f, ok := s.Lookup(name)
 	if !ok {
-		sv.WriteError(w, c, awsproto.Errorf(404, "ResourceNotFoundException",
-			"Function not found: %s", c.ARN("lambda", "function:"+name)))
+		arn := name // an ARN is named as given, a name as its ARN
+		if !strings.HasPrefix(name, "arn:") {
+			arn = c.ARN("lambda", "function:"+name)
+		}
+		sv.WriteError(w, c, awsproto.Errorf(404, "ResourceNotFoundException", "Function not found: %s", arn))
 		return
 	}
 	if e := c.Authorize("AccessDeniedException", "lambda:InvokeFunction", f.Arn, nil); e != nil {
@@ -491,11 +568,9 @@ func (sv *Service) ServeAWS(w http.ResponseWriter, r *http.Request, c *awsproto.
 		w.Header().Set("X-Amz-Executed-Version", "$LATEST")
 		if ferr != nil {
 			w.Header().Set("X-Amz-Function-Error", "Unhandled")
-			body := map[string]any{"errorMessage": ferr.Message}
-			if ferr.Type != TimedOutError {
-				body["errorType"] = ferr.Type
-			}
-			awsproto.WriteRESTJSON(w, 200, body)
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(200)
+			_, _ = w.Write(ferr.Payload())
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")

@@ -17,6 +17,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/platform/eks-connector-registrar/localcloud/awsproto"
 )
 
 // RIEConfig describes one function run behind the AWS Lambda Runtime
@@ -258,14 +260,41 @@ func (r *RIE) environ(sessionToken string) []string {
 
 // invoke posts one event. keep says whether the environment may serve
 // another invocation (not after a timeout or a crash, which reset it).
+//
+// The emulator's answers (aws-lambda-rie, measured): a result or a handled
+// error, HTTP 200 with the runtime's document; a runtime that exited, HTTP
+// 502 with {"errorType":"Runtime.ExitError","errorMessage":"RequestId: <id>
+// Error: Runtime exited with error: exit status 1"}; a timeout, HTTP 200
+// with the plain text "Task timed out after 2.00 seconds", which Lambda
+// answers as {"errorType":"Sandbox.Timedout","errorMessage":"RequestId:
+// <id> Error: Task timed out after 2.00 seconds"}.
 func (p *rieProc) invoke(ctx context.Context, payload []byte) (out []byte, keep bool, err error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.url, bytes.NewReader(payload))
 	if err != nil {
 		return nil, false, err
 	}
 	req.Header.Set("Content-Type", "application/json")
+	// The emulator takes the invocation's request ID from this header: the
+	// function's AwsRequestID, the START/END/REPORT lines and the
+	// emulator's own error messages then name the ID the caller got, as on
+	// Lambda (it makes one up otherwise).
+	id := requestIDFrom(ctx)
+	if id == "" {
+		id = awsproto.NewRequestID()
+	}
+	req.Header.Set("X-Amzn-RequestId", id)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil, false, ctx.Err() // the caller's deadline: a timeout
+		}
+		// The emulator went away mid-invocation: the environment died.
+		// When its process has ended, its end is the runtime's.
+		select {
+		case <-p.exited:
+			return nil, false, &exec.ExitError{ProcessState: p.cmd.ProcessState}
+		case <-time.After(2 * time.Second):
+		}
 		return nil, false, fmt.Errorf("invoking through aws-lambda-rie: %w", err)
 	}
 	defer resp.Body.Close()
@@ -273,8 +302,8 @@ func (p *rieProc) invoke(ctx context.Context, payload []byte) (out []byte, keep 
 	if err != nil {
 		return nil, false, fmt.Errorf("reading the aws-lambda-rie response: %w", err)
 	}
-	if msg, ok := timedOut(body); ok {
-		return nil, false, &FunctionError{Type: TimedOutError, Message: msg}
+	if what, ok := timedOutAnswer(body); ok {
+		return nil, false, platformError(TimedOutError, id, what)
 	}
 	if fe := functionError(body); fe != nil {
 		// A handled error leaves the environment usable; a crash (HTTP 502
@@ -282,18 +311,18 @@ func (p *rieProc) invoke(ctx context.Context, payload []byte) (out []byte, keep 
 		return nil, resp.StatusCode == http.StatusOK, fe
 	}
 	if resp.StatusCode != http.StatusOK {
-		msg := strings.TrimSpace(string(body))
-		if msg == "" {
-			msg = fmt.Sprintf("aws-lambda-rie answered HTTP %d", resp.StatusCode)
+		what := strings.TrimSpace(string(body))
+		if what == "" {
+			what = fmt.Sprintf("aws-lambda-rie answered HTTP %d", resp.StatusCode)
 		}
-		return nil, false, &FunctionError{Type: "Runtime.ExitError", Message: msg}
+		return nil, false, platformError(ExitError, id, what)
 	}
 	return body, true, nil
 }
 
-// timedOut recognises the emulator's timeout answer, a plain-text body
-// "Task timed out after N.00 seconds".
-func timedOut(body []byte) (string, bool) {
+// timedOutAnswer recognises the emulator's timeout answer, a plain-text
+// body "Task timed out after N.00 seconds", and returns it.
+func timedOutAnswer(body []byte) (string, bool) {
 	s := strings.TrimSpace(string(body))
 	if strings.HasPrefix(s, "Task timed out after ") {
 		return s, true
@@ -304,7 +333,8 @@ func timedOut(body []byte) (string, bool) {
 // functionError recognises the runtime's error document: a JSON object with
 // errorMessage and nothing but errorType and stackTrace besides (the shape
 // aws-lambda-go posts to /runtime/invocation/<id>/error, and what `sam local
-// invoke` prints).
+// invoke` prints), or the emulator's own Runtime.ExitError document. Invoke
+// returns it as it is.
 func functionError(body []byte) *FunctionError {
 	var m map[string]json.RawMessage
 	if json.Unmarshal(body, &m) != nil {
@@ -328,7 +358,7 @@ func functionError(body []byte) *FunctionError {
 	if json.Unmarshal(body, &doc) != nil {
 		return nil
 	}
-	fe := &FunctionError{Type: doc.Type, Message: doc.Message}
+	fe := &FunctionError{Type: doc.Type, Message: doc.Message, raw: bytes.Clone(body)}
 	var lines []string
 	if json.Unmarshal(doc.Stack, &lines) == nil {
 		fe.StackTrace = lines

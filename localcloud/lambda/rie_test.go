@@ -14,7 +14,7 @@ func TestRIEAnswers(t *testing.T) {
 			t.Errorf("%s is a result, not an error: got %+v", ok, fe)
 		}
 	}
-	if msg, ok := timedOut([]byte("Task timed out after 30.00 seconds")); !ok || msg != "Task timed out after 30.00 seconds" {
+	if msg, ok := timedOutAnswer([]byte("Task timed out after 30.00 seconds")); !ok || msg != "Task timed out after 30.00 seconds" {
 		t.Errorf("timeout body not recognised: %q %v", msg, ok)
 	}
 	if r := NewRIE(RIEConfig{Timeout: 1500e6}); r.timeoutSeconds() != 2 {

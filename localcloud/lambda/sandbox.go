@@ -5,7 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
-	"fmt"
+	"os/exec"
 	"sync"
 
 	"github.com/platform/eks-connector-registrar/localcloud/awsproto"
@@ -22,14 +22,31 @@ import (
 
 // ExitError is the errorType Lambda reports when the runtime process exits
 // during an invocation: {"errorType":"Runtime.ExitError","errorMessage":
-// "RequestId: <id> Error: Runtime exited with error: signal: killed"}, with
-// X-Amz-Function-Error: Unhandled. Step Functions names the task's error
-// after it.
+// "RequestId: <id> Error: Runtime exited with error: signal: killed"} (or
+// "exit status 1"), with X-Amz-Function-Error: Unhandled. Step Functions
+// names the task's error after it.
 const ExitError = "Runtime.ExitError"
 
-// killedMessage is Lambda's errorMessage for a runtime killed mid-invocation.
-func killedMessage(requestID string) string {
-	return fmt.Sprintf("RequestId: %s Error: Runtime exited with error: signal: killed", requestID)
+// exited is Lambda's error for a runtime that ended mid-invocation. status
+// is how the process ended as Go's os/exec words it ("exit status 1",
+// "signal: killed"), which is what Lambda quotes (aws-lambda-rie, Lambda's
+// own runtime manager, answers the same).
+func exited(requestID, status string) *FunctionError {
+	return platformError(ExitError, requestID, "Runtime exited with error: "+status)
+}
+
+// runnerFailed is the function error of a Runner that failed without a
+// function error. A process that exited (*exec.ExitError) is a runtime that
+// exited, reported as Lambda does. Anything else is a fault of the local
+// cloud's setup (aws-lambda-rie not installed, no bootstrap built), which no
+// AWS message describes: its text is kept as it is, under the same
+// errorType (`localcloud invoke` reports those as setup errors).
+func runnerFailed(requestID string, err error) *FunctionError {
+	var ee *exec.ExitError
+	if errors.As(err, &ee) && ee.ProcessState != nil {
+		return exited(requestID, ee.ProcessState.String())
+	}
+	return &FunctionError{Type: ExitError, Message: err.Error()}
 }
 
 // newSessionToken makes the session token of a new execution environment.
@@ -147,16 +164,18 @@ func (p *Pool) release(sb *sandbox, keep bool) {
 
 // Run invokes the handler in an execution environment of the pool.
 func (p *Pool) Run(ctx context.Context, payload []byte) ([]byte, error) {
-	sb, err := p.acquire()
-	if err != nil {
-		// The init failed: the Go runtime exits (lambdamain), which Lambda
-		// reports as Runtime.ExitError.
-		return nil, &FunctionError{Type: ExitError, Message: err.Error()}
-	}
 	id := requestIDFrom(ctx)
 	if id == "" {
 		id = awsproto.NewRequestID()
 		ctx = withRequestID(ctx, id)
+	}
+	sb, err := p.acquire()
+	if err != nil {
+		// The init failed: lambdamain logs why and exits with status 1,
+		// which Lambda reports as the runtime's exit; the why is only in
+		// the function's log. (NewPool fails the deployment of a handler
+		// that cannot be built, so only a later environment gets here.)
+		return nil, exited(id, "exit status 1")
 	}
 	type result struct {
 		out []byte
@@ -176,7 +195,7 @@ func (p *Pool) Run(ctx context.Context, payload []byte) ([]byte, error) {
 		return r.out, r.err
 	case <-sb.killed:
 		p.release(sb, false)
-		return nil, &FunctionError{Type: ExitError, Message: killedMessage(id)}
+		return nil, exited(id, "signal: killed")
 	case <-ctx.Done():
 		p.release(sb, false) // timed out: Lambda resets the environment
 		return nil, ctx.Err()

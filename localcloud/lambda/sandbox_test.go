@@ -3,12 +3,12 @@ package lambda_test
 import (
 	"context"
 	"encoding/json"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 
@@ -77,13 +77,10 @@ func TestKillCallerEndsTheCallingSandbox(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var body struct{ ErrorType, ErrorMessage string }
-	_ = json.Unmarshal(out.Payload, &body)
-	if aws.ToString(out.FunctionError) != "Unhandled" || body.ErrorType != "Runtime.ExitError" ||
-		!strings.HasSuffix(body.ErrorMessage, " Error: Runtime exited with error: signal: killed") ||
-		!strings.HasPrefix(body.ErrorMessage, "RequestId: ") {
-		t.Fatalf("function error %q, payload %s; want Unhandled, Runtime.ExitError, \"RequestId: … Error: Runtime exited with error: signal: killed\"",
-			aws.ToString(out.FunctionError), out.Payload)
+	id, _ := awsmiddleware.GetRequestIDMetadata(out.ResultMetadata)
+	want := `{"errorType":"Runtime.ExitError","errorMessage":"RequestId: ` + id + ` Error: Runtime exited with error: signal: killed"}`
+	if aws.ToString(out.FunctionError) != "Unhandled" || string(out.Payload) != want || id == "" {
+		t.Fatalf("function error %q, payload %s; want Unhandled, %s", aws.ToString(out.FunctionError), out.Payload, want)
 	}
 	if n := te.Router.Faults.InjectedCount("lambda", "Invoke"); n != 1 {
 		t.Errorf("%d callers killed, want 1", n)
