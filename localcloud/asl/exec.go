@@ -53,11 +53,13 @@ type Options struct {
 	Rand  *rand.Rand // for JitterStrategy FULL, States.MathRandom and States.UUID; nil = a fixed seed
 
 	// MaxHistoryEvents caps the history (default 25,000, the Standard
-	// workflow quota). AWS documents only that such an execution fails; the
-	// engine fails it with error "States.Runtime" (the error AWS uses for
-	// failures the workflow cannot handle: it is neither retried nor caught)
-	// and a cause naming the limit. The ExecutionFailed event is the last
-	// one, so the history never holds more than MaxHistoryEvents events.
+	// workflow quota). The engine ends such an execution as AWS was
+	// observed to: FAILED, error "States.Runtime" (neither retried nor
+	// caught) and cause "The execution reached the maximum number of
+	// history events (25000)." (loads/ardere#86), with that ExecutionFailed
+	// event itself numbered 25000 after the machine's 24,999th
+	// (floci-io/floci#2734, from get-execution-history), so the history
+	// never holds more than MaxHistoryEvents events.
 	MaxHistoryEvents int
 
 	// OnEvent, if set, is called synchronously and in order for each event

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
@@ -71,15 +72,76 @@ func (iv *invoker) Invoke(ctx context.Context, req asl.TaskRequest) (json.RawMes
 		Cause: fmt.Sprintf("the local cloud does not implement the Task resource %q", req.Resource)}
 }
 
+// lambdaUnknownCause starts Step Functions' cause for a function error whose
+// payload names no errorType (the older timeout shape, {"errorMessage":
+// "<timestamp> <id> Task timed out after 3.07 seconds"}, is one); the
+// payload follows as Lambda returned it. The error is Lambda.Unknown.
+const lambdaUnknownCause = "The cause could not be determined because Lambda did not return an error type. Returned payload: "
+
+// lambdaModeledErrors are the error codes the Lambda API model defines (the
+// exception types of the pinned aws-sdk-go-v2/service/lambda, v1.114.4,
+// types/errors.go; Step Functions' own SDK may lag behind the newest of
+// them, which it would then call Lambda.AWSLambdaException). Step Functions
+// names a Lambda API error Lambda.<Code> when the model has a type for it
+// and Lambda.AWSLambdaException, the generic one, when it does not: a state
+// machine whose role may not invoke the function gets Lambda's
+// AccessDeniedException, which the model does not define, as
+// Lambda.AWSLambdaException (observed: awslabs/aws-deployment-framework#460,
+// aws-samples/lambda-refarch-imagerecognition#19).
+var lambdaModeledErrors = map[string]bool{}
+
+func init() {
+	for _, code := range strings.Fields(`AliasLimitExceededException CallbackTimeoutException CapacityProviderLimitExceededException
+		CodeArtifactUserDeletedException CodeArtifactUserFailedException CodeArtifactUserPendingException
+		CodeSigningConfigNotFoundException CodeStorageExceededException CodeVerificationFailedException
+		DurableExecutionAlreadyStartedException EC2AccessDeniedException EC2ThrottledException
+		EC2UnexpectedException EFSIOException EFSMountConnectivityException EFSMountFailureException
+		EFSMountTimeoutException ENILimitReachedException ENINotReadyException
+		FunctionVersionsPerCapacityProviderLimitExceededException InvalidCodeSignatureException
+		InvalidParameterValueException InvalidRequestContentException InvalidRuntimeException
+		InvalidSecurityGroupIDException InvalidSubnetIDException InvalidZipFileException
+		KMSAccessDeniedException KMSDisabledException KMSInvalidStateException KMSNotFoundException
+		ModeNotSupportedException NoPublishedVersionException PolicyLengthExceededException
+		PreconditionFailedException ProvisionedConcurrencyConfigNotFoundException PublicPolicyException
+		RecursiveInvocationException RequestTooLargeException ResourceConflictException
+		ResourceInUseException ResourceNotFoundException ResourceNotReadyException
+		S3FilesMountConnectivityException S3FilesMountFailureException S3FilesMountTimeoutException
+		SerializedRequestEntityTooLargeException ServiceException ServiceQuotaExceededException
+		SnapStartException SnapStartNotReadyException SnapStartRegenerationFailureException
+		SnapStartTimeoutException SubnetIPAddressLimitReachedException TooManyRequestsException
+		UnsupportedMediaTypeException`) {
+		lambdaModeledErrors[code] = true
+	}
+}
+
+// lambdaAPIFailure is how Step Functions reports an error of the Lambda API
+// itself (the function did not run): the name above, and as cause the
+// message the AWS SDK for Java gives the exception, "<message> (Service:
+// AWSLambda; Status Code: 403; Error Code: AccessDeniedException; Request
+// ID: <id>; Proxy: null)".
+func lambdaAPIFailure(err error, ae smithy.APIError) *asl.TaskFailure {
+	name := "Lambda.AWSLambdaException"
+	if lambdaModeledErrors[ae.ErrorCode()] {
+		name = "Lambda." + ae.ErrorCode()
+	}
+	status, requestID := 0, ""
+	var re *awshttp.ResponseError
+	if errors.As(err, &re) {
+		status, requestID = re.HTTPStatusCode(), re.ServiceRequestID()
+	}
+	return &asl.TaskFailure{ErrorName: name, Cause: fmt.Sprintf(
+		"%s (Service: AWSLambda; Status Code: %d; Error Code: %s; Request ID: %s; Proxy: null)",
+		ae.ErrorMessage(), status, ae.ErrorCode(), requestID)}
+}
+
 func (iv *invoker) invokeLambda(ctx context.Context, fn string, payload json.RawMessage, envelope bool) (json.RawMessage, error) {
 	client := lambda.NewFromConfig(iv.cfg())
 	out, err := client.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String(fn), Payload: payload,
 		InvocationType: lambdatypes.InvocationTypeRequestResponse})
 	if err != nil {
-		// Errors of the Lambda service itself are named Lambda.<Code>.
 		var ae smithy.APIError
 		if errors.As(err, &ae) {
-			return nil, &asl.TaskFailure{ErrorName: "Lambda." + ae.ErrorCode(), Cause: ae.ErrorMessage()}
+			return nil, lambdaAPIFailure(err, ae)
 		}
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
@@ -87,25 +149,16 @@ func (iv *invoker) invokeLambda(ctx context.Context, fn string, payload json.Raw
 		return nil, &asl.TaskFailure{ErrorName: "Lambda.SdkClientException", Cause: err.Error()}
 	}
 	if out.FunctionError != nil {
+		// The error is the payload's errorType (a Go error's type name,
+		// Sandbox.Timedout, Runtime.ExitError) and the cause the payload
+		// as Lambda returned it.
 		var body struct {
-			ErrorType    string `json:"errorType"`
-			ErrorMessage string `json:"errorMessage"`
+			ErrorType string `json:"errorType"`
 		}
-		_ = json.Unmarshal(out.Payload, &body)
-		name := body.ErrorType
-		switch {
-		case name == "" && strings.Contains(body.ErrorMessage, "Task timed out after"):
-			// A function timeout: the name Step Functions really reports.
-			name = "Sandbox.Timedout"
-		case name == "":
-			// A failure with no error payload.
-			name = "Lambda.Unknown"
+		if json.Unmarshal(out.Payload, &body) != nil || body.ErrorType == "" {
+			return nil, &asl.TaskFailure{ErrorName: "Lambda.Unknown", Cause: lambdaUnknownCause + string(out.Payload)}
 		}
-		cause, _ := json.Marshal(map[string]any{"errorMessage": body.ErrorMessage, "errorType": body.ErrorType, "stackTrace": []string{}})
-		if body.ErrorType == "" {
-			cause = []byte(body.ErrorMessage)
-		}
-		return nil, &asl.TaskFailure{ErrorName: name, Cause: string(cause)}
+		return nil, &asl.TaskFailure{ErrorName: body.ErrorType, Cause: string(out.Payload)}
 	}
 	if !envelope {
 		if len(out.Payload) == 0 {
@@ -157,6 +210,10 @@ func (iv *invoker) putEvents(ctx context.Context, params json.RawMessage) (json.
 	client := eventbridge.NewFromConfig(iv.cfg())
 	out, err := client.PutEvents(ctx, &eventbridge.PutEventsInput{Entries: entries})
 	if err != nil {
+		// EventBridge.<Code>, e.g. EventBridge.AccessDeniedException for a
+		// role that may not put events, with the error's message as cause:
+		// unverified against AWS (unlike the Lambda names above, no
+		// observation of this integration's names and causes was found).
 		var ae smithy.APIError
 		if errors.As(err, &ae) {
 			return nil, &asl.TaskFailure{ErrorName: "EventBridge." + ae.ErrorCode(), Cause: ae.ErrorMessage()}
