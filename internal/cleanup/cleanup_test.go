@@ -259,6 +259,55 @@ func TestReason(t *testing.T) {
 	}
 }
 
+// The reasons of the Lambda failures Step Functions reports by their AWS
+// names and causes (localcloud/sfn/tasks.go emits the same).
+func TestReasonForLambdaFailures(t *testing.T) {
+	const unknown = "The cause could not be determined because Lambda did not return an error type. Returned payload: "
+	for _, tt := range []struct {
+		name string
+		e    StepError
+		want []string
+		not  []string
+	}{
+		{"timeout", StepError{Error: "Sandbox.Timedout",
+			Cause: `{"errorType":"Sandbox.Timedout","errorMessage":"RequestId: 9ac63323-b549-481c-9dce-d3d014339e9a Error: Task timed out after 60.00 seconds"}`},
+			[]string{"a step of the registration of cluster edge-1 timed out (Sandbox.Timedout): RequestId: 9ac63323-b549-481c-9dce-d3d014339e9a Error: Task timed out after 60.00 seconds."},
+			[]string{"errorType"}},
+		{"timeout, older shape", StepError{Error: "Lambda.Unknown",
+			Cause: unknown + `{"errorMessage":"2024-11-26T00:36:39.604Z 5b1c368c-fa4f-448d-8d37-595d2633cc9b Task timed out after 60.15 seconds"}`},
+			[]string{"a step of the registration of cluster edge-1 timed out (Lambda.Unknown): 2024-11-26T00:36:39.604Z 5b1c368c-fa4f-448d-8d37-595d2633cc9b Task timed out after 60.15 seconds."},
+			[]string{"could not be determined", "errorMessage"}},
+		{"other untyped failure", StepError{Error: "Lambda.Unknown", Cause: unknown + `{"errorMessage":"something else"}`},
+			[]string{"Lambda.Unknown: something else."}, []string{"timed out"}},
+		{"crash", StepError{Error: "Runtime.ExitError",
+			Cause: `{"errorType":"Runtime.ExitError","errorMessage":"RequestId: 1d98e743-00c8-4535-ac8b-0d4c7f2ee4a3 Error: Runtime exited with error: signal: killed"}`},
+			[]string{"crashed on each of its attempts (Runtime.ExitError: RequestId: 1d98e743-00c8-4535-ac8b-0d4c7f2ee4a3 Error: Runtime exited with error: signal: killed)",
+				"/aws/lambda/", "send Register Cluster again"},
+			[]string{"errorType"}},
+		{"out of memory", StepError{Error: "Runtime.OutOfMemory",
+			Cause: `{"errorType":"Runtime.OutOfMemory","errorMessage":"RequestId: f9da3291-6576-41fd-b426-87c48499d8d8 Error: Runtime exited with error: signal: killed"}`},
+			[]string{"ran out of memory (Runtime.OutOfMemory: RequestId: f9da3291", "MemorySize", "send Register Cluster again"}, nil},
+		{"role may not invoke", StepError{Error: "Lambda.AWSLambdaException",
+			Cause: "User: arn:aws:sts::123456789012:assumed-role/sm/x is not authorized to perform: lambda:InvokeFunction on resource: arn:aws:lambda:eu-west-1:123456789012:function:f " +
+				"(Service: AWSLambda; Status Code: 403; Error Code: AccessDeniedException; Request ID: c0c4199a-20fa-472e-a106-471bfdaa742e; Proxy: null)"},
+			[]string{"Lambda.AWSLambdaException: User: arn:aws:sts::123456789012:assumed-role/sm/x is not authorized to perform: lambda:InvokeFunction"}, nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := Reason(cluster, tt.e, nil, Summary{Mode: ModeRelease})
+			for _, w := range tt.want {
+				if !strings.Contains(r, w) {
+					t.Errorf("reason %q does not say %q", r, w)
+				}
+			}
+			for _, n := range tt.not {
+				if strings.Contains(r, n) {
+					t.Errorf("reason %q says %q", r, n)
+				}
+			}
+		})
+	}
+}
+
 func TestCompleteDropsTheCodeAndReleasesTheLock(t *testing.T) {
 	w := newWorld(ekstypes.ClusterStatusActive, "act-1", me)
 	c, err := w.cleaner().Complete(context.Background(), CompleteInput{ClusterName: cluster, ExecutionArn: me,

@@ -259,8 +259,10 @@ func TestEndedErrorAndReason(t *testing.T) {
 		{"FAILED", "States.Runtime", "An error occurred while executing the state 'X'", "States.Runtime",
 			[]string{"cannot catch (FAILED, error States.Runtime: An error occurred while executing the state 'X')", "history"}, nil},
 		{"FAILED", "", "", "ExecutionFailed", []string{"(FAILED)"}, nil},
-		{"FAILED", "Lambda.Unknown", `{"errorMessage":"the function crashed","errorType":"Runtime.ExitError"}`, "Lambda.Unknown",
-			[]string{"error Lambda.Unknown: the function crashed"}, []string{"errorType"}},
+		{"FAILED", "Lambda.Unknown", `The cause could not be determined because Lambda did not return an error type. Returned payload: {"errorMessage":"the function crashed"}`, "Lambda.Unknown",
+			[]string{"error Lambda.Unknown: the function crashed"}, []string{"errorMessage", "could not be determined"}},
+		{"FAILED", "Runtime.ExitError", `{"errorType":"Runtime.ExitError","errorMessage":"RequestId: 1d98e743-00c8-4535-ac8b-0d4c7f2ee4a3 Error: Runtime exited with error: exit status 1"}`, "Runtime.ExitError",
+			[]string{"error Runtime.ExitError: RequestId: 1d98e743-00c8-4535-ac8b-0d4c7f2ee4a3 Error: Runtime exited with error: exit status 1"}, []string{"errorType"}},
 		{"ABORTED", "OperatorStopped", long, "ExecutionAborted", []string{strings.Repeat("x", maxEndedCause) + "…"}, []string{strings.Repeat("x", maxEndedCause+1)}},
 	} {
 		if got := endedError(tt.status, tt.errName); got != tt.wantError {

@@ -24,16 +24,30 @@ func Reason(cluster string, e StepError, cleanupErr *StepError, s Summary) strin
 	case "RegistrationAttemptsExhausted":
 		fmt.Fprintf(&b, "cluster %s could not be registered: each registration's activation code was lost before it could be stored. "+
 			"Check the function's ssm:PutParameter and KMS permissions on the parameter prefix", cluster)
-	case "Sandbox.Timedout", "States.Timeout":
+	case "Sandbox.Timedout", "States.Timeout", lambdaUnknown:
+		if e.Error == lambdaUnknown && !strings.Contains(e.Cause, "Task timed out") {
+			fmt.Fprintf(&b, "%s: %s", e.Error, orNoDetails(msg))
+			break
+		}
 		fmt.Fprintf(&b, "a step of the registration of cluster %s timed out (%s)", cluster, e.Error)
 		if msg != "" {
 			fmt.Fprintf(&b, ": %s", msg)
 		}
+	case "Runtime.ExitError":
+		// Retried on every Lambda task: reaching here, the step crashed on
+		// each of its attempts.
+		fmt.Fprintf(&b, "a step of the registration of cluster %s crashed on each of its attempts (%s: %s): "+
+			"its Lambda function's process ended before answering (an exit status is the process ending itself, as a failed start "+
+			"or a panic outside the handler does; \"signal: killed\" is a process killed, by older Lambda runtimes for running out of memory). "+
+			"The function's log group /aws/lambda/<function name> in CloudWatch Logs says why; every step is safe to run again, "+
+			"so send Register Cluster again once that is fixed", cluster, e.Error, orNoDetails(msg))
+	case "Runtime.OutOfMemory":
+		// Current Lambda's name for a process killed for its memory.
+		fmt.Fprintf(&b, "a step of the registration of cluster %s ran out of memory (%s: %s): raise the function's MemorySize "+
+			"(Max Memory Used in the REPORT lines of its log group /aws/lambda/<function name> shows what it needs) and send Register Cluster again",
+			cluster, e.Error, orNoDetails(msg))
 	default:
-		if msg == "" {
-			msg = "no details"
-		}
-		fmt.Fprintf(&b, "%s: %s", e.Error, msg)
+		fmt.Fprintf(&b, "%s: %s", e.Error, orNoDetails(msg))
 	}
 	b.WriteString(". ")
 	b.WriteString(removed(s))
@@ -98,13 +112,33 @@ func EndedReason(cluster, executionArn, status, errName, cause string, s Summary
 	return b.String()
 }
 
+// lambdaUnknown is Step Functions' error for a function error whose payload
+// names no errorType, and lambdaUnknownCause the start of its cause, which
+// goes on with the payload: "The cause could not be determined because
+// Lambda did not return an error type. Returned payload:
+// {"errorMessage":"2024-11-26T00:36:39.604Z 5b1c… Task timed out after
+// 600.15 seconds"}" is a function timeout in Lambda's older shape (the
+// current one is Sandbox.Timedout).
+const (
+	lambdaUnknown      = "Lambda.Unknown"
+	lambdaUnknownCause = "The cause could not be determined because Lambda did not return an error type. Returned payload: "
+)
+
+func orNoDetails(msg string) string {
+	if msg == "" {
+		return "no details"
+	}
+	return msg
+}
+
 // causeMessage extracts errorMessage from a Lambda error cause
-// ({"errorMessage":…,"errorType":…}); other causes are returned as they are.
+// ({"errorMessage":…,"errorType":…}, or Lambda.Unknown's cause quoting such
+// a payload); other causes are returned as they are.
 func causeMessage(cause string) string {
 	var le struct {
 		ErrorMessage string `json:"errorMessage"`
 	}
-	if json.Unmarshal([]byte(cause), &le) == nil && le.ErrorMessage != "" {
+	if json.Unmarshal([]byte(strings.TrimPrefix(cause, lambdaUnknownCause)), &le) == nil && le.ErrorMessage != "" {
 		return le.ErrorMessage
 	}
 	return strings.TrimSpace(cause)
