@@ -200,7 +200,8 @@ func TestExistingAgentRoleWhoseManagedPolicyLacksAnActionFails(t *testing.T) {
 
 // A stack whose AgentRolePermissionsBoundary names a policy that does not
 // exist: IAM refuses to create the agent role with it (NoSuchEntity), and
-// the registration fails before anything is registered, saying so.
+// the registration fails before anything is registered, with
+// AgentRoleBoundaryNotFound naming the parameter and what to do.
 func TestManagedAgentRoleWithMissingBoundaryPolicyFails(t *testing.T) {
 	t.Parallel()
 	e := start(t, localcloud.Options{Parameters: map[string]string{"AgentRolePermissionsBoundary": boundaryParam}})
@@ -208,8 +209,9 @@ func TestManagedAgentRoleWithMissingBoundaryPolicyFails(t *testing.T) {
 	ex := e.waitExecution("Registration", 1)
 	mustStatus(t, ex, "FAILED")
 	errName, cause := ex.Engine().Error()
-	if !strings.Contains(cause, "iam:CreateRole") || !strings.Contains(cause, "NoSuchEntity") || !strings.Contains(cause, boundaryParam) {
-		t.Errorf("error %s (%s), want the iam:CreateRole NoSuchEntity naming %s", errName, cause, boundaryParam)
+	if errName != "AgentRoleBoundaryNotFound" || !strings.Contains(cause, "AgentRolePermissionsBoundary "+boundaryParam) ||
+		!strings.Contains(cause, "does not exist or is not attachable") || !strings.Contains(cause, "Create that policy") {
+		t.Errorf("error %s (%s), want AgentRoleBoundaryNotFound naming the parameter %s, IAM's words and what to do", errName, cause, boundaryParam)
 	}
 	failed := e.eventsOf("Cluster Registration Failed")
 	if len(failed) != 1 || !strings.Contains(detailOf(t, failed[0])["reason"].(string), boundaryParam) {

@@ -100,6 +100,14 @@ func IsServiceLinkedRoleTaken(err error) bool {
 	return is(err, IAMInvalidInput) && strings.Contains(Message(err), "has been taken")
 }
 
+// IsBoundaryNotFound: CreateRole or PutRolePermissionsBoundary named a
+// permissions boundary policy that does not exist (or cannot be attached).
+// IAM says so with NoSuchEntity "Scope ARN: <arn> does not exist or is not
+// attachable."; any other NoSuchEntity (the role) is not this.
+func IsBoundaryNotFound(err error) bool {
+	return is(err, IAMNoSuchEntity) && strings.Contains(Message(err), "Scope ARN")
+}
+
 // IsRolePropagation: RegisterCluster cannot see the agent role yet. AWS has
 // used two texts for this; match both, and the documented 428.
 func IsRolePropagation(err error) bool {

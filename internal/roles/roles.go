@@ -92,6 +92,17 @@ func (e AgentRolePathMismatch) Error() string {
 		e.RoleName, e.Found, e.RoleArn, e.ExpectedPath, e.Found, e.RoleArn, e.ExpectedPath)
 }
 
+// AgentRoleBoundaryNotFound: AgentRolePermissionsBoundary names a managed
+// policy that does not exist, so IAM refuses to create the agent role with
+// it (or to set it). Nothing was changed.
+type AgentRoleBoundaryNotFound struct{ Boundary, Message string }
+
+func (e AgentRoleBoundaryNotFound) Error() string {
+	return fmt.Sprintf("the stack's AgentRolePermissionsBoundary %s is not a managed policy IAM can attach in this account (%s); "+
+		"nothing was changed. Create that policy, or deploy the stack with the ARN of an existing one (or none), "+
+		"then send Register Cluster again", e.Boundary, e.Message)
+}
+
 // AgentRoleBoundaryMismatch: the managed agent role has a permissions
 // boundary other than AgentRolePermissionsBoundary. A boundary is a
 // guardrail someone set on purpose, so the workflow does not replace it; it
@@ -215,6 +226,8 @@ func (r *Roles) ensureManaged(ctx context.Context) (arn string, created bool, re
 			if role == nil {
 				return "", false, nil, awserr.TransientAWSError{Operation: "iam:CreateRole", Code: awserr.Code(cerr), Message: "role reported as existing but not readable yet"}
 			}
+		case awserr.IsBoundaryNotFound(cerr):
+			return "", false, nil, AgentRoleBoundaryNotFound{Boundary: r.Settings.AgentRolePermissionBoundary, Message: awserr.Message(cerr)}
 		default:
 			return "", false, nil, awserr.Step("iam:CreateRole", cerr)
 		}
@@ -232,6 +245,9 @@ func (r *Roles) ensureManaged(ctx context.Context) (arn string, created bool, re
 			_, perr := r.IAM.PutRolePermissionsBoundary(ctx, &iam.PutRolePermissionsBoundaryInput{
 				RoleName: aws.String(name), PermissionsBoundary: aws.String(want),
 			})
+			if awserr.IsBoundaryNotFound(perr) {
+				return "", false, nil, AgentRoleBoundaryNotFound{Boundary: want, Message: awserr.Message(perr)}
+			}
 			if perr != nil {
 				return "", false, nil, awserr.Step("iam:PutRolePermissionsBoundary", perr)
 			}

@@ -260,6 +260,8 @@ func typeName(err error) string {
 		return "AgentRolePathMismatch"
 	case AgentRoleBoundaryMismatch:
 		return "AgentRoleBoundaryMismatch"
+	case AgentRoleBoundaryNotFound:
+		return "AgentRoleBoundaryNotFound"
 	}
 	return "other"
 }
@@ -488,5 +490,25 @@ func TestBoundaryRestoreFailureFailsTheStep(t *testing.T) {
 	_, err := run(t, f, map[string]string{"AGENT_ROLE_PERMISSIONS_BOUNDARY": "arn:aws:iam::123456789012:policy/B"})
 	if typeName(err) != "AWSCallFailed" || !strings.Contains(err.Error(), "iam:PutRolePermissionsBoundary") {
 		t.Fatalf("err = %T %v, want AWSCallFailed naming iam:PutRolePermissionsBoundary", err, err)
+	}
+}
+
+// A configured boundary that does not exist: IAM's NoSuchEntity "Scope
+// ARN ..." becomes AgentRoleBoundaryNotFound, when restoring it on an
+// existing role as when creating the role; another NoSuchEntity does not.
+func TestBoundaryThatDoesNotExist(t *testing.T) {
+	const boundary = "arn:aws:iam::123456789012:policy/Missing"
+	scope := apiErr("NoSuchEntity", "Scope ARN: "+boundary+" does not exist or is not attachable.")
+	f := newFake()
+	f.roles[ServiceLinkedRoleName] = &fakeRole{arn: slrArn}
+	f.roles["AmazonEKSConnectorAgentRole"] = &fakeRole{arn: agentArn, trust: trustDocument(), inline: map[string]string{InlinePolicyName: agentPolicy("aws")}}
+	f.boundaryErr = scope
+	_, err := run(t, f, map[string]string{"AGENT_ROLE_PERMISSIONS_BOUNDARY": boundary})
+	if typeName(err) != "AgentRoleBoundaryNotFound" || !strings.Contains(err.Error(), "AgentRolePermissionsBoundary "+boundary) {
+		t.Fatalf("restoring: err = %T %v, want AgentRoleBoundaryNotFound naming the parameter", err, err)
+	}
+	f.boundaryErr = apiErr("NoSuchEntity", "The role with name AmazonEKSConnectorAgentRole cannot be found.")
+	if _, err := run(t, f, map[string]string{"AGENT_ROLE_PERMISSIONS_BOUNDARY": boundary}); typeName(err) != "AWSCallFailed" {
+		t.Fatalf("a missing role: err = %T %v, want AWSCallFailed", err, err)
 	}
 }
