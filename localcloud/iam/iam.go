@@ -15,9 +15,11 @@ import (
 	"encoding/base32"
 	"encoding/base64"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -118,13 +120,10 @@ func (s *Store) Role(name string) (RoleSnapshot, bool) {
 		TrustPolicy: r.trust, InlinePolicies: map[string]string{},
 		AttachedPolicies:    append([]string(nil), r.attached...),
 		PermissionsBoundary: r.boundary, Description: r.description,
-		MaxSessionDuration: r.maxSession, Tags: map[string]string{}, ServiceLinked: r.serviceLinked,
+		MaxSessionDuration: r.maxSession, Tags: tagMap(r.tags), ServiceLinked: r.serviceLinked,
 	}
 	for k, v := range r.inline {
 		snap.InlinePolicies[k] = v
-	}
-	for _, t := range r.tags {
-		snap.Tags[t.Key] = t.Value
 	}
 	return snap, true
 }
@@ -312,11 +311,10 @@ func (v *Service) ServeAWS(w http.ResponseWriter, r *http.Request, c *awsproto.C
 // Validation in the Coral shape IAM answers with (ValidationError).
 
 var (
-	roleNameRE   = regexp.MustCompile(`^[\w+=,.@-]+$`)
-	policyNameRE = roleNameRE
-	pathRE       = regexp.MustCompile(`^(/|/[\x21-\x7E]+/)$`)
-	tagKeyRE     = regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_.:/=+\-@]+$`)
-	arnRE        = regexp.MustCompile(`^arn:aws:iam::(aws|\d{12}):policy/[\x21-\x7E]+$`)
+	nameRE   = regexp.MustCompile(`^[\w+=,.@-]+$`) // role and policy names
+	pathRE   = regexp.MustCompile(`^(/|/[\x21-\x7E]+/)$`)
+	tagKeyRE = regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_.:/=+\-@]+$`)
+	arnRE    = regexp.MustCompile(`^arn:aws:iam::(aws|\d{12}):policy/[\x21-\x7E]+$`)
 )
 
 type validation []string
@@ -361,64 +359,90 @@ func (v validation) err() *awsproto.Error {
 	}
 }
 
+// member reads a required member of the request ("" and false when it is
+// absent, which is a validation error).
+func (v *validation) member(f url.Values, key, field string) (string, bool) {
+	x, ok := f[key]
+	if !v.required(field, "", ok) {
+		return "", false
+	}
+	return x[0], true
+}
+
 func (v *validation) roleName(f url.Values) string {
-	name, ok := f["RoleName"]
-	if v.required("roleName", "", ok) && v.length("roleName", name[0], 1, 64) {
-		v.pattern("roleName", name[0], roleNameRE, `[\w+=,.@-]+`)
-	}
-	if ok {
-		return name[0]
-	}
-	return ""
+	return v.entityName(f, "RoleName", "roleName", 64)
 }
 
 func (v *validation) policyName(f url.Values) string {
-	name, ok := f["PolicyName"]
-	if v.required("policyName", "", ok) && v.length("policyName", name[0], 1, 128) {
-		v.pattern("policyName", name[0], policyNameRE, `[\w+=,.@-]+`)
+	return v.entityName(f, "PolicyName", "policyName", 128)
+}
+
+// entityName reads a role or policy name: required, 1 to max characters
+// of IAM's name alphabet.
+func (v *validation) entityName(f url.Values, key, field string, max int) string {
+	name, ok := v.member(f, key, field)
+	if ok && v.length(field, name, 1, max) {
+		v.pattern(field, name, nameRE, `[\w+=,.@-]+`)
 	}
-	if ok {
-		return name[0]
-	}
-	return ""
+	return name
 }
 
 func (v *validation) policyDocument(field string, f url.Values, key string) string {
-	doc, ok := f[key]
-	if v.required(field, "", ok) {
-		v.length(field, doc[0], 1, 131072)
-	}
+	doc, ok := v.member(f, key, field)
 	if ok {
-		return doc[0]
+		v.length(field, doc, 1, 131072)
 	}
-	return ""
+	return doc
+}
+
+// number reads an optional whole number from min to max (def when it is
+// absent or not valid).
+func (v *validation) number(f url.Values, key, field string, min, max, def int) int {
+	m, ok := f[key]
+	if !ok {
+		return def
+	}
+	n, err := strconv.Atoi(m[0])
+	switch {
+	case err != nil:
+		*v = append(*v, fmt.Sprintf("Value '%s' at '%s' failed to satisfy constraint: Member must be a number", m[0], field))
+	case n < min:
+		*v = append(*v, fmt.Sprintf("Value '%d' at '%s' failed to satisfy constraint: Member must have value greater than or equal to %d", n, field, min))
+	case n > max:
+		*v = append(*v, fmt.Sprintf("Value '%d' at '%s' failed to satisfy constraint: Member must have value less than or equal to %d", n, field, max))
+	default:
+		return n
+	}
+	return def
 }
 
 func (v *validation) marker(f url.Values) (marker string, maxItems int) {
-	maxItems = 100
-	if m, ok := f["MaxItems"]; ok {
-		n, err := strconv.Atoi(m[0])
-		switch {
-		case err != nil:
-			*v = append(*v, fmt.Sprintf("Value '%s' at 'maxItems' failed to satisfy constraint: Member must be a number", m[0]))
-		case n < 1:
-			*v = append(*v, fmt.Sprintf("Value '%d' at 'maxItems' failed to satisfy constraint: Member must have value greater than or equal to 1", n))
-		case n > 1000:
-			*v = append(*v, fmt.Sprintf("Value '%d' at 'maxItems' failed to satisfy constraint: Member must have value less than or equal to 1000", n))
-		default:
-			maxItems = n
-		}
-	}
-	return f.Get("Marker"), maxItems
+	return f.Get("Marker"), v.number(f, "MaxItems", "maxItems", 1, 1000, 100)
 }
 
-// page cuts a sorted list of keys after the marker.
-func page(keys []string, marker string, maxItems int) (out []string, next string, e *awsproto.Error) {
+// members is a list as IAM sends it: <member> elements, in an element that
+// is there even when the list is empty (<PolicyNames/>).
+type members[T any] struct {
+	Members []T `xml:"member"`
+}
+
+// listEnd ends every list result: whether there is more, and the Marker
+// that gets it.
+type listEnd struct {
+	IsTruncated bool   `xml:"IsTruncated"`
+	Marker      string `xml:"Marker,omitempty"`
+}
+
+// page lists the entries of byKey in the order of their keys, from after
+// the marker (the last key of the page before), maxItems at most, each as
+// conv renders it.
+func page[T, X any](byKey map[string]T, marker string, maxItems int, conv func(key string, v T) X) (members[X], listEnd, *awsproto.Error) {
+	keys := slices.Sorted(maps.Keys(byKey))
 	start := 0
 	if marker != "" {
 		b, err := base64.RawURLEncoding.DecodeString(marker)
 		if err != nil {
-			return nil, "", awsproto.Errorf(400, "InvalidInput", "Invalid Marker.")
+			return members[X]{}, listEnd{}, awsproto.Errorf(400, "InvalidInput", "Invalid Marker.")
 		}
 		start = sort.SearchStrings(keys, string(b))
 		if start < len(keys) && keys[start] == string(b) {
@@ -426,11 +450,15 @@ func page(keys []string, marker string, maxItems int) (out []string, next string
 		}
 	}
 	end := min(start+maxItems, len(keys))
-	out = keys[start:end]
-	if end < len(keys) {
-		next = base64.RawURLEncoding.EncodeToString([]byte(keys[end-1]))
+	var out members[X]
+	for _, k := range keys[start:end] {
+		out.Members = append(out.Members, conv(k, byKey[k]))
 	}
-	return out, next, nil
+	var more listEnd
+	if end < len(keys) {
+		more = listEnd{IsTruncated: true, Marker: base64.RawURLEncoding.EncodeToString([]byte(keys[end-1]))}
+	}
+	return out, more, nil
 }
 
 func noSuchRole(name string) *awsproto.Error {
@@ -462,8 +490,27 @@ type xmlTag struct {
 	Value string `xml:"Value"`
 }
 
-type xmlTags struct {
-	Members []xmlTag `xml:"member"`
+type xmlTags = members[xmlTag]
+
+// tagsXML renders tags; nil (no element) for none.
+func tagsXML(tags []Tag) *xmlTags {
+	if len(tags) == 0 {
+		return nil
+	}
+	x := &xmlTags{}
+	for _, t := range tags {
+		x.Members = append(x.Members, xmlTag(t))
+	}
+	return x
+}
+
+// tagMap is tags as a snapshot gives them.
+func tagMap(tags []Tag) map[string]string {
+	m := map[string]string{}
+	for _, t := range tags {
+		m[t.Key] = t.Value
+	}
+	return m
 }
 
 type xmlRoleLastUsed struct{}
@@ -508,12 +555,7 @@ func (r *role) xml(v roleView) *xmlRole {
 		if r.boundary != "" {
 			x.PermissionsBoundary = &xmlBoundary{"PermissionsBoundaryPolicy", r.boundary}
 		}
-		if len(r.tags) > 0 {
-			x.Tags = &xmlTags{}
-			for _, t := range r.tags {
-				x.Tags.Members = append(x.Tags.Members, xmlTag(t))
-			}
-		}
+		x.Tags = tagsXML(r.tags)
 	}
 	if v == viewGet {
 		x.RoleLastUsed = &xmlRoleLastUsed{}
@@ -530,9 +572,9 @@ type roleResult struct {
 
 func (s *Store) createServiceLinkedRole(c *awsproto.Call, f url.Values) (any, *awsproto.Error) {
 	var v validation
-	svc, ok := f["AWSServiceName"]
-	if v.required("aWSServiceName", "", ok) {
-		v.length("aWSServiceName", svc[0], 1, 128)
+	service, ok := v.member(f, "AWSServiceName", "aWSServiceName")
+	if ok {
+		v.length("aWSServiceName", service, 1, 128)
 	}
 	desc := f.Get("Description")
 	v.length("description", desc, 0, 1000)
@@ -540,7 +582,6 @@ func (s *Store) createServiceLinkedRole(c *awsproto.Call, f url.Values) (any, *a
 	if e := v.err(); e != nil {
 		return nil, e
 	}
-	service := svc[0]
 	slr, known := serviceLinkedRoles[service]
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -606,20 +647,7 @@ func (s *Store) createRole(c *awsproto.Call, f url.Values) (any, *awsproto.Error
 	trust := v.policyDocument("assumeRolePolicyDocument", f, "AssumeRolePolicyDocument")
 	desc := f.Get("Description")
 	v.length("description", desc, 0, 1000)
-	maxSession := 3600
-	if m, ok := f["MaxSessionDuration"]; ok {
-		n, err := strconv.Atoi(m[0])
-		switch {
-		case err != nil:
-			v = append(v, fmt.Sprintf("Value '%s' at 'maxSessionDuration' failed to satisfy constraint: Member must be a number", m[0]))
-		case n < 3600:
-			v = append(v, fmt.Sprintf("Value '%d' at 'maxSessionDuration' failed to satisfy constraint: Member must have value greater than or equal to 3600", n))
-		case n > 43200:
-			v = append(v, fmt.Sprintf("Value '%d' at 'maxSessionDuration' failed to satisfy constraint: Member must have value less than or equal to 43200", n))
-		default:
-			maxSession = n
-		}
-	}
+	maxSession := v.number(f, "MaxSessionDuration", "maxSessionDuration", 3600, 43200, 3600)
 	boundary := f.Get("PermissionsBoundary")
 	if _, ok := f["PermissionsBoundary"]; ok {
 		v.length("permissionsBoundary", boundary, 20, 2048)
@@ -636,35 +664,22 @@ func (s *Store) createRole(c *awsproto.Call, f url.Values) (any, *awsproto.Error
 	if boundary != "" {
 		conds = map[string]string{"iam:PermissionsBoundary": boundary}
 	}
-	if e := c.Authorize("AccessDenied", "iam:CreateRole", arn, conds); e != nil {
+	if e := authorizeCreate(c, "iam:CreateRole", "iam:TagRole", arn, conds, tags); e != nil {
 		return nil, e
-	}
-	if len(tags) > 0 {
-		// Tagging on create also needs iam:TagRole.
-		if e := c.Authorize("AccessDenied", "iam:TagRole", arn, nil); e != nil {
-			return nil, e
-		}
 	}
 	if boundary != "" {
 		if e := s.checkBoundaryLocked(boundary); e != nil {
 			return nil, e
 		}
 	}
-	seen := map[string]bool{}
-	for _, t := range tags {
-		if seen[strings.ToLower(t.Key)] {
-			return nil, awsproto.Errorf(400, "InvalidInput", "Duplicate tag keys found. Please note that Tag keys are case insensitive.")
-		}
-		seen[strings.ToLower(t.Key)] = true
+	if e := checkTagKeys(tags); e != nil {
+		return nil, e
 	}
 	if s.roles[strings.ToLower(name)] != nil {
 		return nil, awsproto.Errorf(409, "EntityAlreadyExists", "Role with name %s already exists.", name)
 	}
-	if e := validateTrustPolicy(trust, s.roleExistsLocked); e != nil {
+	if e := s.checkTrustPolicyLocked(trust); e != nil {
 		return nil, e
-	}
-	if nonWhitespaceLen(trust) > trustPolicyQuota {
-		return nil, awsproto.Errorf(409, "LimitExceeded", "Cannot exceed quota for ACLSizePerRole: %d", trustPolicyQuota)
 	}
 	now := c.Clock.Now()
 	r := &role{
@@ -674,6 +689,45 @@ func (s *Store) createRole(c *awsproto.Call, f url.Values) (any, *awsproto.Error
 	}
 	s.roles[strings.ToLower(name)] = r
 	return roleResult{r.xml(viewCreate)}, nil
+}
+
+// authorizeCreate authorizes creating the entity of that ARN and, when the
+// request tags it, tagging it (tagging on create also needs iam:TagRole,
+// iam:TagPolicy).
+func authorizeCreate(c *awsproto.Call, action, tagAction, arn string, conds map[string]string, tags []Tag) *awsproto.Error {
+	if e := c.Authorize("AccessDenied", action, arn, conds); e != nil {
+		return e
+	}
+	if len(tags) > 0 {
+		return c.Authorize("AccessDenied", tagAction, arn, nil)
+	}
+	return nil
+}
+
+// checkTagKeys refuses a tag key given twice: IAM's tag keys are
+// case-insensitive.
+func checkTagKeys(tags []Tag) *awsproto.Error {
+	seen := map[string]bool{}
+	for _, t := range tags {
+		if seen[strings.ToLower(t.Key)] {
+			return awsproto.Errorf(400, "InvalidInput", "Duplicate tag keys found. Please note that Tag keys are case insensitive.")
+		}
+		seen[strings.ToLower(t.Key)] = true
+	}
+	return nil
+}
+
+// checkTrustPolicyLocked is the check IAM makes of a role's trust policy
+// (CreateRole, UpdateAssumeRolePolicy): a trust policy whose role
+// principals exist, within the ACLSizePerRole quota.
+func (s *Store) checkTrustPolicyLocked(doc string) *awsproto.Error {
+	if e := validateTrustPolicy(doc, s.roleExistsLocked); e != nil {
+		return e
+	}
+	if nonWhitespaceLen(doc) > trustPolicyQuota {
+		return awsproto.Errorf(409, "LimitExceeded", "Cannot exceed quota for ACLSizePerRole: %d", trustPolicyQuota)
+	}
+	return nil
 }
 
 func (s *Store) roleExistsLocked(arn string) bool { return s.roleByARNLocked(arn) != nil }
@@ -701,11 +755,19 @@ func (s *Store) checkBoundaryLocked(arn string) *awsproto.Error {
 // as a permissions policy or as a boundary: a malformed policy ARN, and a
 // service role policy.
 func checkAttachable(arn string) *awsproto.Error {
-	if !arnRE.MatchString(arn) {
-		return awsproto.Errorf(400, "InvalidInput", "ARN %s is not valid.", arn)
+	if e := checkPolicyARN(arn); e != nil {
+		return e
 	}
 	if strings.HasPrefix(arn, "arn:aws:iam::aws:policy/aws-service-role/") {
 		return awsproto.Errorf(400, "PolicyNotAttachable", "Cannot attach a Service Role Policy to a Customer Role.")
+	}
+	return nil
+}
+
+// checkPolicyARN refuses a policy ARN that is not one in form.
+func checkPolicyARN(arn string) *awsproto.Error {
+	if !arnRE.MatchString(arn) {
+		return awsproto.Errorf(400, "InvalidInput", "ARN %s is not valid.", arn)
 	}
 	return nil
 }
@@ -723,56 +785,58 @@ func (s *Store) boundaryKeyLocked(name string) map[string]string {
 	return nil
 }
 
-// lookup validates RoleName, authorizes action on the role and returns it.
-// The caller holds s.mu.
-func (s *Store) lookupLocked(c *awsproto.Call, action, name string) (*role, *awsproto.Error) {
-	return s.lookupCondLocked(c, action, name, nil)
+// roleOp is how an operation on one existing role reaches it.
+type roleOp struct {
+	action string // authorized on the role's ARN
+	// conds gives the request's condition keys; onRole calls it with the
+	// store lock held (nil: none).
+	conds func(roleName string) map[string]string
+	// changes says the operation changes the role, which a service-linked
+	// role refuses: it is AWS's (UnmodifiableEntity).
+	changes bool
 }
 
-// lookupCondLocked is lookupLocked with the request's condition keys.
-func (s *Store) lookupCondLocked(c *awsproto.Call, action, name string, conds map[string]string) (*role, *awsproto.Error) {
-	if e := c.Authorize("AccessDenied", action, s.roleARNLocked(name), conds); e != nil {
+// onRole is the frame of every operation on one existing role, in the
+// order IAM answers: the request's fields (v: RoleName first, then the
+// operation's own), then, with the store lock held, the action authorized
+// on the role's ARN (the ARN a role of that name would have when there is
+// none), NoSuchEntity for a role that does not exist, UnmodifiableEntity
+// for a service-linked role the operation would change, and then do, still
+// under the lock.
+func (s *Store) onRole(c *awsproto.Call, v validation, name string, op roleOp, do func(r *role) (any, *awsproto.Error)) (any, *awsproto.Error) {
+	if e := v.err(); e != nil {
+		return nil, e
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var conds map[string]string
+	if op.conds != nil {
+		conds = op.conds(name)
+	}
+	if e := c.Authorize("AccessDenied", op.action, s.roleARNLocked(name), conds); e != nil {
 		return nil, e
 	}
 	r := s.roles[strings.ToLower(name)]
 	if r == nil {
 		return nil, noSuchRole(name)
 	}
-	return r, nil
+	if op.changes && r.serviceLinked {
+		return nil, protectedRole(r.name)
+	}
+	return do(r)
 }
 
 func (s *Store) getRole(c *awsproto.Call, f url.Values) (any, *awsproto.Error) {
 	var v validation
 	name := v.roleName(f)
-	if e := v.err(); e != nil {
-		return nil, e
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	r, e := s.lookupLocked(c, "iam:GetRole", name)
-	if e != nil {
-		return nil, e
-	}
-	return roleResult{r.xml(viewGet)}, nil
-}
-
-// Lists are always present (IAM sends <PolicyNames/> for none).
-type xmlRoles struct {
-	Members []*xmlRole `xml:"member"`
-}
-
-type xmlNames struct {
-	Members []string `xml:"member"`
-}
-
-type xmlAttachedList struct {
-	Members []xmlAttached `xml:"member"`
+	return s.onRole(c, v, name, roleOp{action: "iam:GetRole"}, func(r *role) (any, *awsproto.Error) {
+		return roleResult{r.xml(viewGet)}, nil
+	})
 }
 
 type listRolesResult struct {
-	Roles       xmlRoles `xml:"Roles"`
-	IsTruncated bool     `xml:"IsTruncated"`
-	Marker      string   `xml:"Marker,omitempty"`
+	Roles members[*xmlRole] `xml:"Roles"`
+	listEnd
 }
 
 func (s *Store) listRoles(c *awsproto.Call, f url.Values) (any, *awsproto.Error) {
@@ -792,51 +856,30 @@ func (s *Store) listRoles(c *awsproto.Call, f url.Values) (any, *awsproto.Error)
 		return nil, e
 	}
 	byKey := map[string]*role{}
-	var keys []string
 	for _, r := range s.roles {
 		if strings.HasPrefix(r.path, prefix) {
-			k := strings.ToLower(r.name)
-			byKey[k] = r
-			keys = append(keys, k)
+			byKey[strings.ToLower(r.name)] = r
 		}
 	}
-	sort.Strings(keys)
-	pg, next, e := page(keys, marker, maxItems)
+	roles, more, e := page(byKey, marker, maxItems, func(_ string, r *role) *xmlRole { return r.xml(viewList) })
 	if e != nil {
 		return nil, e
 	}
-	out := listRolesResult{IsTruncated: next != "", Marker: next}
-	for _, k := range pg {
-		out.Roles.Members = append(out.Roles.Members, byKey[k].xml(viewList))
-	}
-	return out, nil
+	return listRolesResult{roles, more}, nil
 }
 
 func (s *Store) updateAssumeRolePolicy(c *awsproto.Call, f url.Values) (any, *awsproto.Error) {
 	var v validation
 	name := v.roleName(f)
 	doc := v.policyDocument("policyDocument", f, "PolicyDocument")
-	if e := v.err(); e != nil {
-		return nil, e
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	r, e := s.lookupLocked(c, "iam:UpdateAssumeRolePolicy", name)
-	if e != nil {
-		return nil, e
-	}
-	if r.serviceLinked {
-		return nil, protectedRole(r.name)
-	}
-	if e := validateTrustPolicy(doc, s.roleExistsLocked); e != nil {
-		return nil, e
-	}
-	if nonWhitespaceLen(doc) > trustPolicyQuota {
-		return nil, awsproto.Errorf(409, "LimitExceeded", "Cannot exceed quota for ACLSizePerRole: %d", trustPolicyQuota)
-	}
-	r.trust = doc
-	r.trustChanged = c.Clock.Now()
-	return nil, nil
+	return s.onRole(c, v, name, roleOp{action: "iam:UpdateAssumeRolePolicy", changes: true}, func(r *role) (any, *awsproto.Error) {
+		if e := s.checkTrustPolicyLocked(doc); e != nil {
+			return nil, e
+		}
+		r.trust = doc
+		r.trustChanged = c.Clock.Now()
+		return nil, nil
+	})
 }
 
 func (s *Store) putRolePolicy(c *awsproto.Call, f url.Values) (any, *awsproto.Error) {
@@ -844,32 +887,23 @@ func (s *Store) putRolePolicy(c *awsproto.Call, f url.Values) (any, *awsproto.Er
 	name := v.roleName(f)
 	pname := v.policyName(f)
 	doc := v.policyDocument("policyDocument", f, "PolicyDocument")
-	if e := v.err(); e != nil {
-		return nil, e
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	r, e := s.lookupCondLocked(c, "iam:PutRolePolicy", name, s.boundaryKeyLocked(name))
-	if e != nil {
-		return nil, e
-	}
-	if r.serviceLinked {
-		return nil, protectedRole(r.name)
-	}
-	if e := validatePermissionPolicy(doc); e != nil {
-		return nil, e
-	}
-	total := nonWhitespaceLen(doc)
-	for n, d := range r.inline {
-		if n != pname {
-			total += nonWhitespaceLen(d)
+	op := roleOp{action: "iam:PutRolePolicy", conds: s.boundaryKeyLocked, changes: true}
+	return s.onRole(c, v, name, op, func(r *role) (any, *awsproto.Error) {
+		if e := validatePermissionPolicy(doc); e != nil {
+			return nil, e
 		}
-	}
-	if total > inlinePolicyRoleQuota {
-		return nil, awsproto.Errorf(409, "LimitExceeded", "Maximum policy size of %d bytes exceeded for role %s", inlinePolicyRoleQuota, r.name)
-	}
-	r.inline[pname] = doc
-	return nil, nil
+		total := nonWhitespaceLen(doc)
+		for n, d := range r.inline {
+			if n != pname {
+				total += nonWhitespaceLen(d)
+			}
+		}
+		if total > inlinePolicyRoleQuota {
+			return nil, awsproto.Errorf(409, "LimitExceeded", "Maximum policy size of %d bytes exceeded for role %s", inlinePolicyRoleQuota, r.name)
+		}
+		r.inline[pname] = doc
+		return nil, nil
+	})
 }
 
 type getRolePolicyResult struct {
@@ -878,78 +912,53 @@ type getRolePolicyResult struct {
 	PolicyDocument string `xml:"PolicyDocument"`
 }
 
+func noSuchRolePolicy(name string) *awsproto.Error {
+	return awsproto.Errorf(404, "NoSuchEntity", "The role policy with name %s cannot be found.", name)
+}
+
 func (s *Store) getRolePolicy(c *awsproto.Call, f url.Values) (any, *awsproto.Error) {
 	var v validation
 	name := v.roleName(f)
 	pname := v.policyName(f)
-	if e := v.err(); e != nil {
-		return nil, e
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	r, e := s.lookupLocked(c, "iam:GetRolePolicy", name)
-	if e != nil {
-		return nil, e
-	}
-	doc, ok := r.inline[pname]
-	if !ok {
-		return nil, awsproto.Errorf(404, "NoSuchEntity", "The role policy with name %s cannot be found.", pname)
-	}
-	return getRolePolicyResult{r.name, pname, encodeRFC3986(doc)}, nil
+	return s.onRole(c, v, name, roleOp{action: "iam:GetRolePolicy"}, func(r *role) (any, *awsproto.Error) {
+		doc, ok := r.inline[pname]
+		if !ok {
+			return nil, noSuchRolePolicy(pname)
+		}
+		return getRolePolicyResult{r.name, pname, encodeRFC3986(doc)}, nil
+	})
 }
 
 type listRolePoliciesResult struct {
-	PolicyNames xmlNames `xml:"PolicyNames"`
-	IsTruncated bool     `xml:"IsTruncated"`
-	Marker      string   `xml:"Marker,omitempty"`
+	PolicyNames members[string] `xml:"PolicyNames"`
+	listEnd
 }
 
 func (s *Store) listRolePolicies(c *awsproto.Call, f url.Values) (any, *awsproto.Error) {
 	var v validation
 	name := v.roleName(f)
 	marker, maxItems := v.marker(f)
-	if e := v.err(); e != nil {
-		return nil, e
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	r, e := s.lookupLocked(c, "iam:ListRolePolicies", name)
-	if e != nil {
-		return nil, e
-	}
-	names := make([]string, 0, len(r.inline))
-	for n := range r.inline {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	pg, next, e := page(names, marker, maxItems)
-	if e != nil {
-		return nil, e
-	}
-	return listRolePoliciesResult{PolicyNames: xmlNames{pg}, IsTruncated: next != "", Marker: next}, nil
+	return s.onRole(c, v, name, roleOp{action: "iam:ListRolePolicies"}, func(r *role) (any, *awsproto.Error) {
+		names, more, e := page(r.inline, marker, maxItems, func(name, _ string) string { return name })
+		if e != nil {
+			return nil, e
+		}
+		return listRolePoliciesResult{names, more}, nil
+	})
 }
 
 func (s *Store) deleteRolePolicy(c *awsproto.Call, f url.Values) (any, *awsproto.Error) {
 	var v validation
 	name := v.roleName(f)
 	pname := v.policyName(f)
-	if e := v.err(); e != nil {
-		return nil, e
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	r, e := s.lookupCondLocked(c, "iam:DeleteRolePolicy", name, s.boundaryKeyLocked(name))
-	if e != nil {
-		return nil, e
-	}
-	if r.serviceLinked {
-		return nil, protectedRole(r.name)
-	}
-	if _, ok := r.inline[pname]; !ok {
-		return nil, awsproto.Errorf(404, "NoSuchEntity", "The role policy with name %s cannot be found.", pname)
-	}
-	delete(r.inline, pname)
-	return nil, nil
+	op := roleOp{action: "iam:DeleteRolePolicy", conds: s.boundaryKeyLocked, changes: true}
+	return s.onRole(c, v, name, op, func(r *role) (any, *awsproto.Error) {
+		if _, ok := r.inline[pname]; !ok {
+			return nil, noSuchRolePolicy(pname)
+		}
+		delete(r.inline, pname)
+		return nil, nil
+	})
 }
 
 // putRolePermissionsBoundary sets or replaces the role's boundary. The
@@ -957,27 +966,20 @@ func (s *Store) deleteRolePolicy(c *awsproto.Call, f url.Values) (any, *awsproto
 func (s *Store) putRolePermissionsBoundary(c *awsproto.Call, f url.Values) (any, *awsproto.Error) {
 	var v validation
 	name := v.roleName(f)
-	boundary, ok := f["PermissionsBoundary"]
-	if v.required("permissionsBoundary", "", ok) {
-		v.length("permissionsBoundary", boundary[0], 20, 2048)
+	boundary, ok := v.member(f, "PermissionsBoundary", "permissionsBoundary")
+	if ok {
+		v.length("permissionsBoundary", boundary, 20, 2048)
 	}
-	if e := v.err(); e != nil {
-		return nil, e
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	r, e := s.lookupCondLocked(c, "iam:PutRolePermissionsBoundary", name, map[string]string{"iam:PermissionsBoundary": boundary[0]})
-	if e != nil {
-		return nil, e
-	}
-	if r.serviceLinked {
-		return nil, protectedRole(r.name)
-	}
-	if e := s.checkBoundaryLocked(boundary[0]); e != nil {
-		return nil, e
-	}
-	r.boundary = boundary[0]
-	return nil, nil
+	op := roleOp{action: "iam:PutRolePermissionsBoundary", changes: true, conds: func(string) map[string]string {
+		return map[string]string{"iam:PermissionsBoundary": boundary}
+	}}
+	return s.onRole(c, v, name, op, func(r *role) (any, *awsproto.Error) {
+		if e := s.checkBoundaryLocked(boundary); e != nil {
+			return nil, e
+		}
+		r.boundary = boundary
+		return nil, nil
+	})
 }
 
 // deleteRolePermissionsBoundary removes the role's boundary; a role without
@@ -986,20 +988,11 @@ func (s *Store) putRolePermissionsBoundary(c *awsproto.Call, f url.Values) (any,
 func (s *Store) deleteRolePermissionsBoundary(c *awsproto.Call, f url.Values) (any, *awsproto.Error) {
 	var v validation
 	name := v.roleName(f)
-	if e := v.err(); e != nil {
-		return nil, e
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	r, e := s.lookupCondLocked(c, "iam:DeleteRolePermissionsBoundary", name, s.boundaryKeyLocked(name))
-	if e != nil {
-		return nil, e
-	}
-	if r.serviceLinked {
-		return nil, protectedRole(r.name)
-	}
-	r.boundary = ""
-	return nil, nil
+	op := roleOp{action: "iam:DeleteRolePermissionsBoundary", conds: s.boundaryKeyLocked, changes: true}
+	return s.onRole(c, v, name, op, func(r *role) (any, *awsproto.Error) {
+		r.boundary = ""
+		return nil, nil
+	})
 }
 
 type xmlAttached struct {
@@ -1008,9 +1001,8 @@ type xmlAttached struct {
 }
 
 type listAttachedResult struct {
-	AttachedPolicies xmlAttachedList `xml:"AttachedPolicies"`
-	IsTruncated      bool            `xml:"IsTruncated"`
-	Marker           string          `xml:"Marker,omitempty"`
+	AttachedPolicies members[xmlAttached] `xml:"AttachedPolicies"`
+	listEnd
 }
 
 func (s *Store) listAttachedRolePolicies(c *awsproto.Call, f url.Values) (any, *awsproto.Error) {
@@ -1018,55 +1010,35 @@ func (s *Store) listAttachedRolePolicies(c *awsproto.Call, f url.Values) (any, *
 	name := v.roleName(f)
 	marker, maxItems := v.marker(f)
 	prefix, _ := v.policyPath("pathPrefix", f, "PathPrefix")
-	if e := v.err(); e != nil {
-		return nil, e
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	r, e := s.lookupLocked(c, "iam:ListAttachedRolePolicies", name)
-	if e != nil {
-		return nil, e
-	}
-	var keys []string
-	for _, a := range r.attached {
-		p := a[strings.Index(a, ":policy")+len(":policy"):]
-		if strings.HasPrefix(p, prefix) {
-			keys = append(keys, a)
+	return s.onRole(c, v, name, roleOp{action: "iam:ListAttachedRolePolicies"}, func(r *role) (any, *awsproto.Error) {
+		byArn := map[string]bool{}
+		for _, a := range r.attached {
+			p := a[strings.Index(a, ":policy")+len(":policy"):]
+			if strings.HasPrefix(p, prefix) {
+				byArn[a] = true
+			}
 		}
-	}
-	sort.Strings(keys)
-	pg, next, e := page(keys, marker, maxItems)
-	if e != nil {
-		return nil, e
-	}
-	out := listAttachedResult{IsTruncated: next != "", Marker: next}
-	for _, a := range pg {
-		out.AttachedPolicies.Members = append(out.AttachedPolicies.Members, xmlAttached{a[strings.LastIndex(a, "/")+1:], a})
-	}
-	return out, nil
+		attached, more, e := page(byArn, marker, maxItems, func(a string, _ bool) xmlAttached {
+			return xmlAttached{a[strings.LastIndex(a, "/")+1:], a}
+		})
+		if e != nil {
+			return nil, e
+		}
+		return listAttachedResult{attached, more}, nil
+	})
 }
 
 func (s *Store) deleteRole(c *awsproto.Call, f url.Values) (any, *awsproto.Error) {
 	var v validation
 	name := v.roleName(f)
-	if e := v.err(); e != nil {
-		return nil, e
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	r, e := s.lookupLocked(c, "iam:DeleteRole", name)
-	if e != nil {
-		return nil, e
-	}
-	if r.serviceLinked {
-		return nil, protectedRole(r.name)
-	}
-	if len(r.attached) > 0 {
-		return nil, awsproto.Errorf(409, "DeleteConflict", "Cannot delete entity, must detach all policies first.")
-	}
-	if len(r.inline) > 0 {
-		return nil, awsproto.Errorf(409, "DeleteConflict", "Cannot delete entity, must delete policies first.")
-	}
-	delete(s.roles, strings.ToLower(r.name))
-	return nil, nil
+	return s.onRole(c, v, name, roleOp{action: "iam:DeleteRole", changes: true}, func(r *role) (any, *awsproto.Error) {
+		if len(r.attached) > 0 {
+			return nil, awsproto.Errorf(409, "DeleteConflict", "Cannot delete entity, must detach all policies first.")
+		}
+		if len(r.inline) > 0 {
+			return nil, awsproto.Errorf(409, "DeleteConflict", "Cannot delete entity, must delete policies first.")
+		}
+		delete(s.roles, strings.ToLower(r.name))
+		return nil, nil
+	})
 }

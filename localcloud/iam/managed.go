@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"net/url"
 	"regexp"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -214,12 +213,9 @@ func (s *Store) ManagedPolicy(arn string) (PolicySnapshot, bool) {
 	}
 	snap := PolicySnapshot{Name: p.name, ARN: p.arn, ID: p.id, Path: p.path, Description: p.description,
 		DefaultVersion: p.defaultVersion, Versions: map[string]string{}, AWSManaged: p.awsManaged,
-		Created: p.created, Updated: p.updated, Tags: map[string]string{}}
+		Created: p.created, Updated: p.updated, Tags: tagMap(p.tags)}
 	for _, v := range p.versions {
 		snap.Versions[v.id] = v.doc
-	}
-	for _, t := range p.tags {
-		snap.Tags[t.Key] = t.Value
 	}
 	snap.AttachmentCount, snap.PermissionsBoundaryUsage = s.usageLocked(p.arn)
 	return snap, true
@@ -229,25 +225,19 @@ func (s *Store) ManagedPolicy(arn string) (PolicySnapshot, bool) {
 // Validation
 
 func (v *validation) policyArn(f url.Values) string {
-	arn, ok := f["PolicyArn"]
-	if v.required("policyArn", "", ok) {
-		v.length("policyArn", arn[0], 20, 2048)
-	}
+	arn, ok := v.member(f, "PolicyArn", "policyArn")
 	if ok {
-		return arn[0]
+		v.length("policyArn", arn, 20, 2048)
 	}
-	return ""
+	return arn
 }
 
 func (v *validation) versionID(f url.Values) string {
-	id, ok := f["VersionId"]
-	if v.required("versionId", "", ok) {
-		v.pattern("versionId", id[0], versionIDRE, versionIDShown)
-	}
+	id, ok := v.member(f, "VersionId", "versionId")
 	if ok {
-		return id[0]
+		v.pattern("versionId", id, versionIDRE, versionIDShown)
 	}
-	return ""
+	return id
 }
 
 func (v *validation) policyPath(field string, f url.Values, key string) (string, bool) {
@@ -317,20 +307,45 @@ func awsOwned(c *awsproto.Call, action, arn string) *awsproto.Error {
 	return awsproto.AccessDenied("AccessDenied", p, action, arn, awsproto.Decision{})
 }
 
-// lookupPolicyLocked validates the ARN's form, authorizes action on it and
-// returns the policy (nil with NoSuchEntity when there is none).
-func (s *Store) lookupPolicyLocked(c *awsproto.Call, action, arn string) (*managedPolicy, *awsproto.Error) {
-	if e := c.Authorize("AccessDenied", action, arn, nil); e != nil {
+// policyOp is how an operation on one existing managed policy reaches it.
+type policyOp struct {
+	action string // authorized on the policy's ARN
+	// changes says the operation changes the policy, which an AWS managed
+	// policy refuses: it is AWS's (awsOwned).
+	changes bool
+	// missing answers for a policy that does not exist (nil: noSuchPolicy).
+	missing *awsproto.Error
+}
+
+// onPolicy is the frame of every operation on one existing managed policy,
+// in the order IAM answers: the request's fields (v), then, with the store
+// lock held, the action authorized on the ARN, InvalidInput for an ARN
+// that is not a policy's, NoSuchEntity for a policy that does not exist,
+// AccessDenied for a change of an AWS managed policy, and then do, still
+// under the lock.
+func (s *Store) onPolicy(c *awsproto.Call, v validation, arn string, op policyOp, do func(p *managedPolicy) (any, *awsproto.Error)) (any, *awsproto.Error) {
+	if e := v.err(); e != nil {
 		return nil, e
 	}
-	if !arnRE.MatchString(arn) {
-		return nil, awsproto.Errorf(400, "InvalidInput", "ARN %s is not valid.", arn)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if e := c.Authorize("AccessDenied", op.action, arn, nil); e != nil {
+		return nil, e
+	}
+	if e := checkPolicyARN(arn); e != nil {
+		return nil, e
 	}
 	p := s.policyByARNLocked(arn)
 	if p == nil {
+		if op.missing != nil {
+			return nil, op.missing
+		}
 		return nil, noSuchPolicy(arn)
 	}
-	return p, nil
+	if op.changes && p.awsManaged {
+		return nil, awsOwned(c, op.action, arn)
+	}
+	return do(p)
 }
 
 // ---------------------------------------------------------------------------
@@ -371,11 +386,8 @@ func (s *Store) policyXMLLocked(p *managedPolicy, v policyView) *xmlPolicy {
 	if v == policyViewGet {
 		x.Description = p.description
 	}
-	if v != policyViewList && len(p.tags) > 0 {
-		x.Tags = &xmlTags{}
-		for _, t := range p.tags {
-			x.Tags.Members = append(x.Tags.Members, xmlTag(t))
-		}
+	if v != policyViewList {
+		x.Tags = tagsXML(p.tags)
 	}
 	return x
 }
@@ -405,24 +417,14 @@ type policyVersionResult struct {
 	PolicyVersion *xmlPolicyVersion `xml:"PolicyVersion"`
 }
 
-type xmlPolicies struct {
-	Members []*xmlPolicy `xml:"member"`
-}
-
 type listPoliciesResult struct {
-	Policies    xmlPolicies `xml:"Policies"`
-	IsTruncated bool        `xml:"IsTruncated"`
-	Marker      string      `xml:"Marker,omitempty"`
-}
-
-type xmlVersions struct {
-	Members []*xmlPolicyVersion `xml:"member"`
+	Policies members[*xmlPolicy] `xml:"Policies"`
+	listEnd
 }
 
 type listPolicyVersionsResult struct {
-	Versions    xmlVersions `xml:"Versions"`
-	IsTruncated bool        `xml:"IsTruncated"`
-	Marker      string      `xml:"Marker,omitempty"`
+	Versions members[*xmlPolicyVersion] `xml:"Versions"`
+	listEnd
 }
 
 // ---------------------------------------------------------------------------
@@ -454,21 +456,11 @@ func (s *Store) createPolicy(c *awsproto.Call, f url.Values) (any, *awsproto.Err
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	arn := s.policyARN(path, name)
-	if e := c.Authorize("AccessDenied", "iam:CreatePolicy", arn, nil); e != nil {
+	if e := authorizeCreate(c, "iam:CreatePolicy", "iam:TagPolicy", arn, nil, tags); e != nil {
 		return nil, e
 	}
-	if len(tags) > 0 {
-		// Tagging on create also needs iam:TagPolicy.
-		if e := c.Authorize("AccessDenied", "iam:TagPolicy", arn, nil); e != nil {
-			return nil, e
-		}
-	}
-	seen := map[string]bool{}
-	for _, t := range tags {
-		if seen[strings.ToLower(t.Key)] {
-			return nil, awsproto.Errorf(400, "InvalidInput", "Duplicate tag keys found. Please note that Tag keys are case insensitive.")
-		}
-		seen[strings.ToLower(t.Key)] = true
+	if e := checkTagKeys(tags); e != nil {
+		return nil, e
 	}
 	if s.policies[strings.ToLower(name)] != nil {
 		return nil, awsproto.Errorf(409, "EntityAlreadyExists", "A policy called %s already exists. Duplicate names are not allowed.", name)
@@ -490,16 +482,9 @@ func (s *Store) createPolicy(c *awsproto.Call, f url.Values) (any, *awsproto.Err
 func (s *Store) getPolicy(c *awsproto.Call, f url.Values) (any, *awsproto.Error) {
 	var v validation
 	arn := v.policyArn(f)
-	if e := v.err(); e != nil {
-		return nil, e
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	p, e := s.lookupPolicyLocked(c, "iam:GetPolicy", arn)
-	if e != nil {
-		return nil, e
-	}
-	return policyResult{s.policyXMLLocked(p, policyViewGet)}, nil
+	return s.onPolicy(c, v, arn, policyOp{action: "iam:GetPolicy"}, func(p *managedPolicy) (any, *awsproto.Error) {
+		return policyResult{s.policyXMLLocked(p, policyViewGet)}, nil
+	})
 }
 
 // listPolicies lists the managed policies of the scope (All, AWS, Local),
@@ -532,7 +517,6 @@ func (s *Store) listPolicies(c *awsproto.Call, f url.Values) (any, *awsproto.Err
 		}
 	}
 	byKey := map[string]*managedPolicy{}
-	var keys []string
 	for _, p := range all {
 		if !strings.HasPrefix(p.path, prefix) {
 			continue
@@ -548,20 +532,15 @@ func (s *Store) listPolicies(c *awsproto.Call, f url.Values) (any, *awsproto.Err
 		if onlyAttached && used == 0 {
 			continue
 		}
-		k := strings.ToLower(p.name) + " " + p.arn
-		byKey[k] = p
-		keys = append(keys, k)
+		byKey[strings.ToLower(p.name)+" "+p.arn] = p
 	}
-	sort.Strings(keys)
-	pg, next, e := page(keys, marker, maxItems)
+	policies, more, e := page(byKey, marker, maxItems, func(_ string, p *managedPolicy) *xmlPolicy {
+		return s.policyXMLLocked(p, policyViewList)
+	})
 	if e != nil {
 		return nil, e
 	}
-	out := listPoliciesResult{IsTruncated: next != "", Marker: next}
-	for _, k := range pg {
-		out.Policies.Members = append(out.Policies.Members, s.policyXMLLocked(byKey[k], policyViewList))
-	}
-	return out, nil
+	return listPoliciesResult{policies, more}, nil
 }
 
 // deletePolicy deletes a customer managed policy that nothing uses and that
@@ -569,30 +548,20 @@ func (s *Store) listPolicies(c *awsproto.Call, f url.Values) (any, *awsproto.Err
 func (s *Store) deletePolicy(c *awsproto.Call, f url.Values) (any, *awsproto.Error) {
 	var v validation
 	arn := v.policyArn(f)
-	if e := v.err(); e != nil {
-		return nil, e
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	p, e := s.lookupPolicyLocked(c, "iam:DeletePolicy", arn)
-	if e != nil {
-		return nil, e
-	}
-	if p.awsManaged {
-		return nil, awsOwned(c, "iam:DeletePolicy", arn)
-	}
-	// A boundary counts as a use: IAM refuses to delete a policy that is
-	// some role's permissions boundary, with the same message
-	// (uncertain wording).
-	if attached, boundary := s.usageLocked(arn); attached+boundary > 0 {
-		return nil, awsproto.Errorf(409, "DeleteConflict", "Cannot delete a policy attached to entities.")
-	}
-	if len(p.versions) > 1 {
-		return nil, awsproto.Errorf(409, "DeleteConflict", "This policy has more than one version. Before you delete a policy, "+
-			"you must delete the policy's versions. The default version is deleted with the policy.")
-	}
-	delete(s.policies, strings.ToLower(p.name))
-	return nil, nil
+	return s.onPolicy(c, v, arn, policyOp{action: "iam:DeletePolicy", changes: true}, func(p *managedPolicy) (any, *awsproto.Error) {
+		// A boundary counts as a use: IAM refuses to delete a policy that is
+		// some role's permissions boundary, with the same message
+		// (uncertain wording).
+		if attached, boundary := s.usageLocked(arn); attached+boundary > 0 {
+			return nil, awsproto.Errorf(409, "DeleteConflict", "Cannot delete a policy attached to entities.")
+		}
+		if len(p.versions) > 1 {
+			return nil, awsproto.Errorf(409, "DeleteConflict", "This policy has more than one version. Before you delete a policy, "+
+				"you must delete the policy's versions. The default version is deleted with the policy.")
+		}
+		delete(s.policies, strings.ToLower(p.name))
+		return nil, nil
+	})
 }
 
 // ---------------------------------------------------------------------------
@@ -603,60 +572,38 @@ func (s *Store) createPolicyVersion(c *awsproto.Call, f url.Values) (any, *awspr
 	arn := v.policyArn(f)
 	doc := v.managedPolicyDocument(f)
 	setDefault := v.boolean("setAsDefault", f, "SetAsDefault")
-	if e := v.err(); e != nil {
-		return nil, e
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	p, e := s.lookupPolicyLocked(c, "iam:CreatePolicyVersion", arn)
-	if e != nil {
-		return nil, e
-	}
-	if p.awsManaged {
-		return nil, awsOwned(c, "iam:CreatePolicyVersion", arn)
-	}
-	if len(p.versions) >= maxPolicyVersions {
-		return nil, awsproto.Errorf(409, "LimitExceeded", "A managed policy can have up to %d versions. Before you create a new version, "+
-			"you must delete an existing version.", maxPolicyVersions)
-	}
-	if e := checkManagedDocument(doc); e != nil {
-		return nil, e
-	}
-	now := c.Clock.Now()
-	p.lastVersion++
-	pv := &policyVersion{id: "v" + strconv.Itoa(p.lastVersion), n: p.lastVersion, doc: doc, created: now}
-	p.versions = append(p.versions, pv)
-	p.updated = now
-	if setDefault {
-		p.defaultVersion = pv.id
-	}
-	return policyVersionResult{versionXML(p, pv, false)}, nil
+	return s.onPolicy(c, v, arn, policyOp{action: "iam:CreatePolicyVersion", changes: true}, func(p *managedPolicy) (any, *awsproto.Error) {
+		if len(p.versions) >= maxPolicyVersions {
+			return nil, awsproto.Errorf(409, "LimitExceeded", "A managed policy can have up to %d versions. Before you create a new version, "+
+				"you must delete an existing version.", maxPolicyVersions)
+		}
+		if e := checkManagedDocument(doc); e != nil {
+			return nil, e
+		}
+		now := c.Clock.Now()
+		p.lastVersion++
+		pv := &policyVersion{id: "v" + strconv.Itoa(p.lastVersion), n: p.lastVersion, doc: doc, created: now}
+		p.versions = append(p.versions, pv)
+		p.updated = now
+		if setDefault {
+			p.defaultVersion = pv.id
+		}
+		return policyVersionResult{versionXML(p, pv, false)}, nil
+	})
 }
 
 func (s *Store) getPolicyVersion(c *awsproto.Call, f url.Values) (any, *awsproto.Error) {
 	var v validation
 	arn := v.policyArn(f)
 	id := v.versionID(f)
-	if e := v.err(); e != nil {
-		return nil, e
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if e := c.Authorize("AccessDenied", "iam:GetPolicyVersion", arn, nil); e != nil {
-		return nil, e
-	}
-	if !arnRE.MatchString(arn) {
-		return nil, awsproto.Errorf(400, "InvalidInput", "ARN %s is not valid.", arn)
-	}
-	p := s.policyByARNLocked(arn)
-	if p == nil {
-		return nil, noSuchVersion(arn, id) // uncertain wording
-	}
-	pv := p.version(id)
-	if pv == nil {
-		return nil, noSuchVersion(arn, id)
-	}
-	return policyVersionResult{versionXML(p, pv, true)}, nil
+	op := policyOp{action: "iam:GetPolicyVersion", missing: noSuchVersion(arn, id)} // uncertain wording
+	return s.onPolicy(c, v, arn, op, func(p *managedPolicy) (any, *awsproto.Error) {
+		pv := p.version(id)
+		if pv == nil {
+			return nil, noSuchVersion(arn, id)
+		}
+		return policyVersionResult{versionXML(p, pv, true)}, nil
+	})
 }
 
 // listPolicyVersions lists the versions without their documents, the
@@ -665,161 +612,112 @@ func (s *Store) listPolicyVersions(c *awsproto.Call, f url.Values) (any, *awspro
 	var v validation
 	arn := v.policyArn(f)
 	marker, maxItems := v.marker(f)
-	if e := v.err(); e != nil {
-		return nil, e
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	p, e := s.lookupPolicyLocked(c, "iam:ListPolicyVersions", arn)
-	if e != nil {
-		return nil, e
-	}
-	byKey := map[string]*policyVersion{}
-	var keys []string
-	for _, pv := range p.versions {
-		k := fmt.Sprintf("%09d", 999999999-pv.n) // sorts the newest first
-		byKey[k] = pv
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	pg, next, e := page(keys, marker, maxItems)
-	if e != nil {
-		return nil, e
-	}
-	out := listPolicyVersionsResult{IsTruncated: next != "", Marker: next}
-	for _, k := range pg {
-		out.Versions.Members = append(out.Versions.Members, versionXML(p, byKey[k], false))
-	}
-	return out, nil
+	return s.onPolicy(c, v, arn, policyOp{action: "iam:ListPolicyVersions"}, func(p *managedPolicy) (any, *awsproto.Error) {
+		byKey := map[string]*policyVersion{}
+		for _, pv := range p.versions {
+			byKey[fmt.Sprintf("%09d", 999999999-pv.n)] = pv // sorts the newest first
+		}
+		versions, more, e := page(byKey, marker, maxItems, func(_ string, pv *policyVersion) *xmlPolicyVersion {
+			return versionXML(p, pv, false)
+		})
+		if e != nil {
+			return nil, e
+		}
+		return listPolicyVersionsResult{versions, more}, nil
+	})
 }
 
 func (s *Store) setDefaultPolicyVersion(c *awsproto.Call, f url.Values) (any, *awsproto.Error) {
 	var v validation
 	arn := v.policyArn(f)
 	id := v.versionID(f)
-	if e := v.err(); e != nil {
-		return nil, e
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	p, e := s.lookupPolicyLocked(c, "iam:SetDefaultPolicyVersion", arn)
-	if e != nil {
-		return nil, e
-	}
-	if p.awsManaged {
-		return nil, awsOwned(c, "iam:SetDefaultPolicyVersion", arn)
-	}
-	if p.version(id) == nil {
-		return nil, noSuchVersion(arn, id)
-	}
-	p.defaultVersion = id
-	return nil, nil
+	return s.onPolicy(c, v, arn, policyOp{action: "iam:SetDefaultPolicyVersion", changes: true}, func(p *managedPolicy) (any, *awsproto.Error) {
+		if p.version(id) == nil {
+			return nil, noSuchVersion(arn, id)
+		}
+		p.defaultVersion = id
+		return nil, nil
+	})
 }
 
 func (s *Store) deletePolicyVersion(c *awsproto.Call, f url.Values) (any, *awsproto.Error) {
 	var v validation
 	arn := v.policyArn(f)
 	id := v.versionID(f)
-	if e := v.err(); e != nil {
-		return nil, e
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	p, e := s.lookupPolicyLocked(c, "iam:DeletePolicyVersion", arn)
-	if e != nil {
-		return nil, e
-	}
-	if p.awsManaged {
-		return nil, awsOwned(c, "iam:DeletePolicyVersion", arn)
-	}
-	if p.version(id) == nil {
-		return nil, noSuchVersion(arn, id)
-	}
-	if id == p.defaultVersion {
-		return nil, awsproto.Errorf(409, "DeleteConflict", "Cannot delete the default version of a policy.")
-	}
-	kept := p.versions[:0]
-	for _, pv := range p.versions {
-		if pv.id != id {
-			kept = append(kept, pv)
+	return s.onPolicy(c, v, arn, policyOp{action: "iam:DeletePolicyVersion", changes: true}, func(p *managedPolicy) (any, *awsproto.Error) {
+		if p.version(id) == nil {
+			return nil, noSuchVersion(arn, id)
 		}
-	}
-	p.versions = kept
-	return nil, nil
+		if id == p.defaultVersion {
+			return nil, awsproto.Errorf(409, "DeleteConflict", "Cannot delete the default version of a policy.")
+		}
+		kept := p.versions[:0]
+		for _, pv := range p.versions {
+			if pv.id != id {
+				kept = append(kept, pv)
+			}
+		}
+		p.versions = kept
+		return nil, nil
+	})
 }
 
 // ---------------------------------------------------------------------------
 // Attachments
 
-// attachConds are the condition keys of AttachRolePolicy and
+// attachConds gives the condition keys of AttachRolePolicy and
 // DetachRolePolicy: iam:PolicyARN, the policy being attached or detached,
 // and iam:PermissionsBoundary, the role's boundary when it has one.
-func (s *Store) attachCondsLocked(role, policyArn string) map[string]string {
-	conds := map[string]string{"iam:PolicyARN": policyArn}
-	for k, v := range s.boundaryKeyLocked(role) {
-		conds[k] = v
+func (s *Store) attachConds(policyArn string) func(role string) map[string]string {
+	return func(role string) map[string]string {
+		conds := map[string]string{"iam:PolicyARN": policyArn}
+		for k, v := range s.boundaryKeyLocked(role) {
+			conds[k] = v
+		}
+		return conds
 	}
-	return conds
 }
 
 func (s *Store) attachRolePolicy(c *awsproto.Call, f url.Values) (any, *awsproto.Error) {
 	var v validation
 	name := v.roleName(f)
 	arn := v.policyArn(f)
-	if e := v.err(); e != nil {
-		return nil, e
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	r, e := s.lookupCondLocked(c, "iam:AttachRolePolicy", name, s.attachCondsLocked(name, arn))
-	if e != nil {
-		return nil, e
-	}
-	if r.serviceLinked {
-		return nil, protectedRole(r.name)
-	}
-	if e := checkAttachable(arn); e != nil {
-		return nil, e
-	}
-	if s.policyByARNLocked(arn) == nil {
-		return nil, awsproto.Errorf(404, "NoSuchEntity", "Policy %s does not exist or is not attachable.", arn)
-	}
-	for _, a := range r.attached {
-		if a == arn {
-			return nil, nil // attaching again changes nothing
+	op := roleOp{action: "iam:AttachRolePolicy", conds: s.attachConds(arn), changes: true}
+	return s.onRole(c, v, name, op, func(r *role) (any, *awsproto.Error) {
+		if e := checkAttachable(arn); e != nil {
+			return nil, e
 		}
-	}
-	if len(r.attached) >= attachedPerRoleQuota {
-		return nil, awsproto.Errorf(409, "LimitExceeded", "Cannot exceed quota for PoliciesPerRole: %d", attachedPerRoleQuota)
-	}
-	r.attached = append(r.attached, arn)
-	return nil, nil
+		if s.policyByARNLocked(arn) == nil {
+			return nil, awsproto.Errorf(404, "NoSuchEntity", "Policy %s does not exist or is not attachable.", arn)
+		}
+		for _, a := range r.attached {
+			if a == arn {
+				return nil, nil // attaching again changes nothing
+			}
+		}
+		if len(r.attached) >= attachedPerRoleQuota {
+			return nil, awsproto.Errorf(409, "LimitExceeded", "Cannot exceed quota for PoliciesPerRole: %d", attachedPerRoleQuota)
+		}
+		r.attached = append(r.attached, arn)
+		return nil, nil
+	})
 }
 
 func (s *Store) detachRolePolicy(c *awsproto.Call, f url.Values) (any, *awsproto.Error) {
 	var v validation
 	name := v.roleName(f)
 	arn := v.policyArn(f)
-	if e := v.err(); e != nil {
-		return nil, e
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	r, e := s.lookupCondLocked(c, "iam:DetachRolePolicy", name, s.attachCondsLocked(name, arn))
-	if e != nil {
-		return nil, e
-	}
-	if r.serviceLinked {
-		return nil, protectedRole(r.name)
-	}
-	if !arnRE.MatchString(arn) {
-		return nil, awsproto.Errorf(400, "InvalidInput", "ARN %s is not valid.", arn)
-	}
-	for i, a := range r.attached {
-		if a == arn {
-			r.attached = append(r.attached[:i:i], r.attached[i+1:]...)
-			return nil, nil
+	op := roleOp{action: "iam:DetachRolePolicy", conds: s.attachConds(arn), changes: true}
+	return s.onRole(c, v, name, op, func(r *role) (any, *awsproto.Error) {
+		if e := checkPolicyARN(arn); e != nil {
+			return nil, e
 		}
-	}
-	return nil, noSuchPolicy(arn) // uncertain wording
+		for i, a := range r.attached {
+			if a == arn {
+				r.attached = append(r.attached[:i:i], r.attached[i+1:]...)
+				return nil, nil
+			}
+		}
+		return nil, noSuchPolicy(arn) // uncertain wording
+	})
 }
