@@ -12,7 +12,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"net/http"
 	"regexp"
 	"strings"
 	"sync"
@@ -191,7 +190,7 @@ type Store struct {
 }
 
 // Service serves the EventBridge wire API.
-type Service struct{ s *Store }
+type Service struct{ awsproto.JSONServer[*Store] }
 
 // New builds EventBridge with its default bus.
 func New(cfg Config) (*Store, *Service) {
@@ -202,7 +201,7 @@ func New(cfg Config) (*Store, *Service) {
 	s := &Store{cfg: cfg, ctx: ctx, cancel: cancel, buses: map[string]*bus{}}
 	s.drained = sync.NewCond(&s.mu)
 	s.CreateBus(DefaultBus)
-	return s, &Service{s: s}
+	return s, &Service{awsproto.JSONServer[*Store]{API: jsonService, Store: s}}
 }
 
 // Close stops pending retries (a retry sleeping on the clock gives up).
@@ -575,17 +574,8 @@ func (s *Store) accept(ev Event) {
 // ---------------------------------------------------------------------------
 // Wire
 
-// SigV4Name implements awsproto.Service.
-func (*Service) SigV4Name() string { return "events" }
-
-// WriteError implements awsproto.Service.
-func (*Service) WriteError(w http.ResponseWriter, _ *awsproto.Call, e *awsproto.Error) {
-	awsproto.WriteJSONError(w, jsonVersion, namespace, e)
-}
-
 var jsonService = &awsproto.JSONService[*Store]{
-	Prefix: targetName, Version: jsonVersion, Unknown: awsproto.UnknownOperation,
-	WriteError: (*Service)(nil).WriteError,
+	SigV4Name: "events", Prefix: targetName, Version: jsonVersion, Namespace: namespace, Unknown: awsproto.UnknownOperation,
 	Ops: map[string]awsproto.JSONHandler[*Store]{
 		"PutEvents":         (*Store).opPutEvents,
 		"PutRule":           (*Store).opPutRule,
@@ -601,11 +591,6 @@ var jsonService = &awsproto.JSONService[*Store]{
 		"CreateEventBus":    (*Store).opCreateEventBus,
 		"DescribeEventBus":  (*Store).opDescribeEventBus,
 	},
-}
-
-// ServeAWS implements awsproto.Service.
-func (sv *Service) ServeAWS(w http.ResponseWriter, r *http.Request, c *awsproto.Call) {
-	jsonService.Serve(w, r, c, sv.s)
 }
 
 func decode(body []byte, v any) *awsproto.Error {

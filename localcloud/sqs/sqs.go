@@ -13,7 +13,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"regexp"
 	"sort"
 	"strconv"
@@ -77,7 +76,7 @@ type Store struct {
 }
 
 // Service serves the SQS wire API.
-type Service struct{ s *Store }
+type Service struct{ awsproto.JSONServer[*Store] }
 
 // New builds an empty SQS.
 func New(cfg Config) (*Store, *Service) {
@@ -85,7 +84,7 @@ func New(cfg Config) (*Store, *Service) {
 		cfg.Clock = clock.Real{}
 	}
 	s := &Store{cfg: cfg, queues: map[string]*queue{}}
-	return s, &Service{s: s}
+	return s, &Service{awsproto.JSONServer[*Store]{API: jsonService, Store: s}}
 }
 
 var defaultAttrs = map[string]string{
@@ -335,19 +334,10 @@ func authorize(c *awsproto.Call, action, arn string) *awsproto.Error {
 // ---------------------------------------------------------------------------
 // Wire
 
-// SigV4Name implements awsproto.Service.
-func (*Service) SigV4Name() string { return "sqs" }
-
-// WriteError implements awsproto.Service.
-func (*Service) WriteError(w http.ResponseWriter, _ *awsproto.Call, e *awsproto.Error) {
-	awsproto.WriteJSONError(w, jsonVersion, namespace, e)
-}
-
 var jsonService = &awsproto.JSONService[*Store]{
-	Prefix: targetName, Version: jsonVersion, Unknown: func(target string) *awsproto.Error {
+	SigV4Name: "sqs", Prefix: targetName, Version: jsonVersion, Namespace: namespace, Unknown: func(target string) *awsproto.Error {
 		return qerr(400, "UnsupportedOperation", "AWS.SimpleQueueService.UnsupportedOperation", "Unknown operation %s", target)
 	},
-	WriteError: (*Service)(nil).WriteError,
 	Ops: map[string]awsproto.JSONHandler[*Store]{
 		"CreateQueue":        (*Store).opCreateQueue,
 		"GetQueueUrl":        (*Store).opGetQueueUrl,
@@ -362,11 +352,6 @@ var jsonService = &awsproto.JSONService[*Store]{
 	},
 }
 
-// ServeAWS implements awsproto.Service.
-func (sv *Service) ServeAWS(w http.ResponseWriter, r *http.Request, c *awsproto.Call) {
-	jsonService.Serve(w, r, c, sv.s)
-}
-
 func decode(body []byte, v any) *awsproto.Error {
 	if err := json.Unmarshal(body, v); err != nil {
 		return qerr(400, "InvalidParameterValue", "InvalidParameterValue", "%v", err)
@@ -376,11 +361,13 @@ func decode(body []byte, v any) *awsproto.Error {
 
 func (s *Store) url(base, name string) string { return base + "/" + s.cfg.Account + "/" + name }
 
-// fromURL finds a queue by URL (any host; the path is /<account>/<name>).
-// Callers hold s.mu.
-// queueLocked finds the queue a request names and checks the caller may
-// perform action on it. The caller holds s.mu.
-func (s *Store) queueLocked(c *awsproto.Call, url, action string) (*queue, *awsproto.Error) {
+// onQueue is the frame of an operation on one existing queue: with the
+// store lock held, the queue the request's QueueUrl names
+// (MissingParameter, QueueDoesNotExist), the caller's permission to perform
+// action on it, and then do, still under the lock.
+func (s *Store) onQueue(c *awsproto.Call, url, action string, do func(q *queue) (any, *awsproto.Error)) (any, *awsproto.Error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	q, e := s.fromURLLocked(url)
 	if e != nil {
 		return nil, e
@@ -388,9 +375,11 @@ func (s *Store) queueLocked(c *awsproto.Call, url, action string) (*queue, *awsp
 	if e := authorize(c, action, q.arn); e != nil {
 		return nil, e
 	}
-	return q, nil
+	return do(q)
 }
 
+// fromURLLocked finds a queue by URL (any host; the path is
+// /<account>/<name>). Callers hold s.mu.
 func (s *Store) fromURLLocked(u string) (*queue, *awsproto.Error) {
 	if u == "" {
 		return nil, missingParam("QueueUrl")
@@ -409,6 +398,23 @@ func (s *Store) fromURLLocked(u string) (*queue, *awsproto.Error) {
 
 var queueNameRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,80}$`)
 
+// checkAttributes refuses an attribute a queue does not have (or, on an
+// existing queue, FifoQueue, which only CreateQueue sets) and a
+// VisibilityTimeout out of range.
+func checkAttributes(attrs map[string]string, existing bool) *awsproto.Error {
+	for k, v := range attrs {
+		if !settable[k] || existing && k == "FifoQueue" {
+			return qerr(400, "InvalidAttributeName", "InvalidAttributeName", "Unknown Attribute %s.", k)
+		}
+		if k == "VisibilityTimeout" {
+			if n, err := strconv.Atoi(v); err != nil || n < 0 || n > 43200 {
+				return qerr(400, "InvalidAttributeValue", "InvalidAttributeValue", "Invalid value for the parameter VisibilityTimeout.")
+			}
+		}
+	}
+	return nil
+}
+
 func (s *Store) opCreateQueue(c *awsproto.Call, body []byte) (any, *awsproto.Error) {
 	var in struct {
 		QueueName  string            `json:"QueueName"`
@@ -423,15 +429,8 @@ func (s *Store) opCreateQueue(c *awsproto.Call, body []byte) (any, *awsproto.Err
 	if !queueNameRE.MatchString(strings.TrimSuffix(name, ".fifo")) || len(name) > 80 {
 		return nil, invalidParam("Can only include alphanumeric characters, hyphens, or underscores. 1 to 80 in length")
 	}
-	for k, v := range in.Attributes {
-		if !settable[k] {
-			return nil, qerr(400, "InvalidAttributeName", "InvalidAttributeName", "Unknown Attribute %s.", k)
-		}
-		if k == "VisibilityTimeout" {
-			if n, err := strconv.Atoi(v); err != nil || n < 0 || n > 43200 {
-				return nil, qerr(400, "InvalidAttributeValue", "InvalidAttributeValue", "Invalid value for the parameter VisibilityTimeout.")
-			}
-		}
+	if e := checkAttributes(in.Attributes, false); e != nil {
+		return nil, e
 	}
 	if (in.Attributes["FifoQueue"] == "true") != fifo {
 		return nil, invalidParam("The name of a FIFO queue can only include alphanumeric characters, hyphens, or underscores, must end with .fifo suffix and be 1 to 80 in length.")
@@ -489,49 +488,45 @@ func (s *Store) opGetQueueAttributes(c *awsproto.Call, body []byte) (any, *awspr
 	if e := decode(body, &in); e != nil {
 		return nil, e
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	q, e := s.queueLocked(c, in.QueueUrl, "sqs:GetQueueAttributes")
-	if e != nil {
-		return nil, e
-	}
-	now := s.cfg.Clock.Now()
-	all := map[string]string{}
-	for k, v := range q.attrs {
-		all[k] = v
-	}
-	visible, inflight, delayed := 0, 0, 0
-	for _, m := range q.msgs {
-		switch {
-		case m.receiveCount == 0 && m.visibleAt.After(now):
-			delayed++
-		case m.visibleAt.After(now):
-			inflight++
-		default:
-			visible++
+	return s.onQueue(c, in.QueueUrl, "sqs:GetQueueAttributes", func(q *queue) (any, *awsproto.Error) {
+		now := s.cfg.Clock.Now()
+		all := map[string]string{}
+		for k, v := range q.attrs {
+			all[k] = v
 		}
-	}
-	all["QueueArn"] = q.arn
-	all["ApproximateNumberOfMessages"] = strconv.Itoa(visible)
-	all["ApproximateNumberOfMessagesNotVisible"] = strconv.Itoa(inflight)
-	all["ApproximateNumberOfMessagesDelayed"] = strconv.Itoa(delayed)
-	all["CreatedTimestamp"] = strconv.FormatInt(q.created.Unix(), 10)
-	all["LastModifiedTimestamp"] = strconv.FormatInt(q.created.Unix(), 10)
-	out := map[string]string{}
-	for _, n := range in.AttributeNames {
-		if n == "All" {
-			out = all
-			break
+		visible, inflight, delayed := 0, 0, 0
+		for _, m := range q.msgs {
+			switch {
+			case m.receiveCount == 0 && m.visibleAt.After(now):
+				delayed++
+			case m.visibleAt.After(now):
+				inflight++
+			default:
+				visible++
+			}
 		}
-		v, ok := all[n]
-		if !ok && !settable[n] {
-			return nil, qerr(400, "InvalidAttributeName", "InvalidAttributeName", "Unknown Attribute %s.", n)
+		all["QueueArn"] = q.arn
+		all["ApproximateNumberOfMessages"] = strconv.Itoa(visible)
+		all["ApproximateNumberOfMessagesNotVisible"] = strconv.Itoa(inflight)
+		all["ApproximateNumberOfMessagesDelayed"] = strconv.Itoa(delayed)
+		all["CreatedTimestamp"] = strconv.FormatInt(q.created.Unix(), 10)
+		all["LastModifiedTimestamp"] = strconv.FormatInt(q.created.Unix(), 10)
+		out := map[string]string{}
+		for _, n := range in.AttributeNames {
+			if n == "All" {
+				out = all
+				break
+			}
+			v, ok := all[n]
+			if !ok && !settable[n] {
+				return nil, qerr(400, "InvalidAttributeName", "InvalidAttributeName", "Unknown Attribute %s.", n)
+			}
+			if ok {
+				out[n] = v
+			}
 		}
-		if ok {
-			out[n] = v
-		}
-	}
-	return map[string]any{"Attributes": out}, nil
+		return map[string]any{"Attributes": out}, nil
+	})
 }
 
 func (s *Store) opSendMessage(c *awsproto.Call, body []byte) (any, *awsproto.Error) {
@@ -560,29 +555,25 @@ func (s *Store) opSendMessage(c *awsproto.Call, body []byte) (any, *awsproto.Err
 		}
 		size += len(k) + len(a.DataType) + len(a.StringValue) + len(a.BinaryValue)
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	q, e := s.queueLocked(c, in.QueueUrl, "sqs:SendMessage")
-	if e != nil {
-		return nil, e
-	}
-	maxSize, _ := strconv.Atoi(q.attrs["MaximumMessageSize"])
-	if size > maxSize {
-		return nil, invalidParam("One or more parameters are invalid. Reason: Message must be shorter than %d bytes.", maxSize)
-	}
-	delay, _ := strconv.Atoi(q.attrs["DelaySeconds"])
-	if in.DelaySeconds != nil {
-		if *in.DelaySeconds < 0 || *in.DelaySeconds > 900 {
-			return nil, invalidParam("Value %d for parameter DelaySeconds is invalid. Reason: DelaySeconds must be >= 0 and <= 900.", *in.DelaySeconds)
+	return s.onQueue(c, in.QueueUrl, "sqs:SendMessage", func(q *queue) (any, *awsproto.Error) {
+		maxSize, _ := strconv.Atoi(q.attrs["MaximumMessageSize"])
+		if size > maxSize {
+			return nil, invalidParam("One or more parameters are invalid. Reason: Message must be shorter than %d bytes.", maxSize)
 		}
-		delay = *in.DelaySeconds
-	}
-	m := s.sendLocked(q, *in.MessageBody, in.MessageAttributes, delay)
-	out := map[string]string{"MessageId": m.id, "MD5OfMessageBody": m.md5Body}
-	if m.md5Attrs != "" {
-		out["MD5OfMessageAttributes"] = m.md5Attrs
-	}
-	return out, nil
+		delay, _ := strconv.Atoi(q.attrs["DelaySeconds"])
+		if in.DelaySeconds != nil {
+			if *in.DelaySeconds < 0 || *in.DelaySeconds > 900 {
+				return nil, invalidParam("Value %d for parameter DelaySeconds is invalid. Reason: DelaySeconds must be >= 0 and <= 900.", *in.DelaySeconds)
+			}
+			delay = *in.DelaySeconds
+		}
+		m := s.sendLocked(q, *in.MessageBody, in.MessageAttributes, delay)
+		out := map[string]string{"MessageId": m.id, "MD5OfMessageBody": m.md5Body}
+		if m.md5Attrs != "" {
+			out["MD5OfMessageAttributes"] = m.md5Attrs
+		}
+		return out, nil
+	})
 }
 
 func (s *Store) opReceiveMessage(c *awsproto.Call, body []byte) (any, *awsproto.Error) {
@@ -611,45 +602,41 @@ func (s *Store) opReceiveMessage(c *awsproto.Call, body []byte) (any, *awsproto.
 	if in.VisibilityTimeout != nil && (*in.VisibilityTimeout < 0 || *in.VisibilityTimeout > 43200) {
 		return nil, invalidParam("Value %d for parameter VisibilityTimeout is invalid. Reason: Must be >= 0 and <= 43200, if provided.", *in.VisibilityTimeout)
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	q, e := s.queueLocked(c, in.QueueUrl, "sqs:ReceiveMessage")
-	if e != nil {
-		return nil, e
-	}
-	vt, _ := strconv.Atoi(q.attrs["VisibilityTimeout"])
-	if in.VisibilityTimeout != nil {
-		vt = *in.VisibilityTimeout
-	}
-	sysNames := append(append([]string(nil), in.AttributeNames...), in.MessageSystemAttributeNames...)
-	now := s.cfg.Clock.Now()
-	msgs := []map[string]any{}
-	for _, m := range q.msgs {
-		if len(msgs) == n {
-			break
+	return s.onQueue(c, in.QueueUrl, "sqs:ReceiveMessage", func(q *queue) (any, *awsproto.Error) {
+		vt, _ := strconv.Atoi(q.attrs["VisibilityTimeout"])
+		if in.VisibilityTimeout != nil {
+			vt = *in.VisibilityTimeout
 		}
-		if m.visibleAt.After(now) {
-			continue
+		sysNames := append(append([]string(nil), in.AttributeNames...), in.MessageSystemAttributeNames...)
+		now := s.cfg.Clock.Now()
+		msgs := []map[string]any{}
+		for _, m := range q.msgs {
+			if len(msgs) == n {
+				break
+			}
+			if m.visibleAt.After(now) {
+				continue
+			}
+			m.receiveCount++
+			if m.firstRecv.IsZero() {
+				m.firstRecv = now
+			}
+			m.visibleAt = now.Add(time.Duration(vt) * time.Second)
+			m.receipt = base64.StdEncoding.EncodeToString([]byte(q.name + "\x00" + m.id + "\x00" + newID()))
+			out := map[string]any{"MessageId": m.id, "ReceiptHandle": m.receipt, "MD5OfBody": m.md5Body, "Body": m.body}
+			if attrs := systemAttrs(m, sysNames, c); len(attrs) > 0 {
+				out["Attributes"] = attrs
+			}
+			if sel := selectAttrs(m.attrs, in.MessageAttributeNames); len(sel) > 0 {
+				out["MessageAttributes"] = sel
+				out["MD5OfMessageAttributes"] = md5OfAttributes(sel)
+			}
+			msgs = append(msgs, out)
 		}
-		m.receiveCount++
-		if m.firstRecv.IsZero() {
-			m.firstRecv = now
-		}
-		m.visibleAt = now.Add(time.Duration(vt) * time.Second)
-		m.receipt = base64.StdEncoding.EncodeToString([]byte(q.name + "\x00" + m.id + "\x00" + newID()))
-		out := map[string]any{"MessageId": m.id, "ReceiptHandle": m.receipt, "MD5OfBody": m.md5Body, "Body": m.body}
-		if attrs := systemAttrs(m, sysNames, c); len(attrs) > 0 {
-			out["Attributes"] = attrs
-		}
-		if sel := selectAttrs(m.attrs, in.MessageAttributeNames); len(sel) > 0 {
-			out["MessageAttributes"] = sel
-			out["MD5OfMessageAttributes"] = md5OfAttributes(sel)
-		}
-		msgs = append(msgs, out)
-	}
-	// Long polling would wait up to WaitTimeSeconds for a message; answering
-	// at once with none is what a long poll that times out returns.
-	return map[string]any{"Messages": msgs}, nil
+		// Long polling would wait up to WaitTimeSeconds for a message; answering
+		// at once with none is what a long poll that times out returns.
+		return map[string]any{"Messages": msgs}, nil
+	})
 }
 
 func systemAttrs(m *message, names []string, c *awsproto.Call) map[string]string {
@@ -696,25 +683,21 @@ func (s *Store) opDeleteMessage(c *awsproto.Call, body []byte) (any, *awsproto.E
 	if in.ReceiptHandle == "" {
 		return nil, missingParam("ReceiptHandle")
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	q, e := s.queueLocked(c, in.QueueUrl, "sqs:DeleteMessage")
-	if e != nil {
-		return nil, e
-	}
-	raw, err := base64.StdEncoding.DecodeString(in.ReceiptHandle)
-	parts := strings.Split(string(raw), "\x00")
-	if err != nil || len(parts) != 3 || parts[0] != q.name {
-		return nil, qerr(400, "ReceiptHandleIsInvalid", "ReceiptHandleIsInvalid", "The input receipt handle \"%s\" is not a valid receipt handle.", in.ReceiptHandle)
-	}
-	for i, m := range q.msgs {
-		if m.id == parts[1] {
-			// Any receipt handle of the message deletes it, as SQS does.
-			q.msgs = append(q.msgs[:i], q.msgs[i+1:]...)
-			break
+	return s.onQueue(c, in.QueueUrl, "sqs:DeleteMessage", func(q *queue) (any, *awsproto.Error) {
+		raw, err := base64.StdEncoding.DecodeString(in.ReceiptHandle)
+		parts := strings.Split(string(raw), "\x00")
+		if err != nil || len(parts) != 3 || parts[0] != q.name {
+			return nil, qerr(400, "ReceiptHandleIsInvalid", "ReceiptHandleIsInvalid", "The input receipt handle \"%s\" is not a valid receipt handle.", in.ReceiptHandle)
 		}
-	}
-	return struct{}{}, nil
+		for i, m := range q.msgs {
+			if m.id == parts[1] {
+				// Any receipt handle of the message deletes it, as SQS does.
+				q.msgs = append(q.msgs[:i], q.msgs[i+1:]...)
+				break
+			}
+		}
+		return struct{}{}, nil
+	})
 }
 
 func (s *Store) opDeleteQueue(c *awsproto.Call, body []byte) (any, *awsproto.Error) {
@@ -724,17 +707,13 @@ func (s *Store) opDeleteQueue(c *awsproto.Call, body []byte) (any, *awsproto.Err
 	if e := decode(body, &in); e != nil {
 		return nil, e
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	q, e := s.queueLocked(c, in.QueueUrl, "sqs:DeleteQueue")
-	if e != nil {
-		return nil, e
-	}
-	if s.cfg.Policies != nil {
-		_ = s.cfg.Policies.SetResourcePolicy(q.arn, "", nil)
-	}
-	delete(s.queues, q.name)
-	return struct{}{}, nil
+	return s.onQueue(c, in.QueueUrl, "sqs:DeleteQueue", func(q *queue) (any, *awsproto.Error) {
+		if s.cfg.Policies != nil {
+			_ = s.cfg.Policies.SetResourcePolicy(q.arn, "", nil)
+		}
+		delete(s.queues, q.name)
+		return struct{}{}, nil
+	})
 }
 
 func (s *Store) opSetQueueAttributes(c *awsproto.Call, body []byte) (any, *awsproto.Error) {
@@ -748,37 +727,26 @@ func (s *Store) opSetQueueAttributes(c *awsproto.Call, body []byte) (any, *awspr
 	if in.Attributes == nil {
 		return nil, missingParam("Attributes")
 	}
-	for k, v := range in.Attributes {
-		if !settable[k] || k == "FifoQueue" {
-			return nil, qerr(400, "InvalidAttributeName", "InvalidAttributeName", "Unknown Attribute %s.", k)
-		}
-		if k == "VisibilityTimeout" {
-			if n, err := strconv.Atoi(v); err != nil || n < 0 || n > 43200 {
-				return nil, qerr(400, "InvalidAttributeValue", "InvalidAttributeValue", "Invalid value for the parameter VisibilityTimeout.")
-			}
-		}
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	q, e := s.queueLocked(c, in.QueueUrl, "sqs:SetQueueAttributes")
-	if e != nil {
+	if e := checkAttributes(in.Attributes, true); e != nil {
 		return nil, e
 	}
-	if doc, ok := in.Attributes["Policy"]; ok {
-		name := q.policyName
-		if name == "" {
-			name = q.name + " queue policy"
+	return s.onQueue(c, in.QueueUrl, "sqs:SetQueueAttributes", func(q *queue) (any, *awsproto.Error) {
+		if doc, ok := in.Attributes["Policy"]; ok {
+			name := q.policyName
+			if name == "" {
+				name = q.name + " queue policy"
+			}
+			if e := s.setPolicyLocked(q, name, doc); e != nil {
+				return nil, e
+			}
 		}
-		if e := s.setPolicyLocked(q, name, doc); e != nil {
-			return nil, e
+		for k, v := range in.Attributes {
+			if k != "Policy" {
+				q.attrs[k] = v
+			}
 		}
-	}
-	for k, v := range in.Attributes {
-		if k != "Policy" {
-			q.attrs[k] = v
-		}
-	}
-	return struct{}{}, nil
+		return struct{}{}, nil
+	})
 }
 
 func (s *Store) opPurgeQueue(c *awsproto.Call, body []byte) (any, *awsproto.Error) {
@@ -788,14 +756,10 @@ func (s *Store) opPurgeQueue(c *awsproto.Call, body []byte) (any, *awsproto.Erro
 	if e := decode(body, &in); e != nil {
 		return nil, e
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	q, e := s.queueLocked(c, in.QueueUrl, "sqs:PurgeQueue")
-	if e != nil {
-		return nil, e
-	}
-	q.msgs = nil
-	return struct{}{}, nil
+	return s.onQueue(c, in.QueueUrl, "sqs:PurgeQueue", func(q *queue) (any, *awsproto.Error) {
+		q.msgs = nil
+		return struct{}{}, nil
+	})
 }
 
 func (s *Store) opListQueues(c *awsproto.Call, body []byte) (any, *awsproto.Error) {

@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"net/http"
 	"sync"
 	"time"
 
@@ -40,7 +39,7 @@ type Store struct {
 }
 
 // Service serves the SSM wire API from a Store.
-type Service struct{ s *Store }
+type Service struct{ awsproto.JSONServer[*Store] }
 
 // New builds an empty SSM.
 func New(cfg Config) (*Store, *Service) {
@@ -48,20 +47,11 @@ func New(cfg Config) (*Store, *Service) {
 		cfg.Clock = clock.Real{}
 	}
 	s := &Store{cfg: cfg, params: map[string]*parameter{}, activations: map[string]*activation{}, instances: map[string]*instance{}}
-	return s, &Service{s: s}
-}
-
-// SigV4Name implements awsproto.Service.
-func (*Service) SigV4Name() string { return "ssm" }
-
-// WriteError implements awsproto.Service.
-func (*Service) WriteError(w http.ResponseWriter, _ *awsproto.Call, e *awsproto.Error) {
-	awsproto.WriteJSONError(w, jsonVersion, namespace, e)
+	return s, &Service{awsproto.JSONServer[*Store]{API: jsonService, Store: s}}
 }
 
 var jsonService = &awsproto.JSONService[*Store]{
-	Prefix: targetName, Version: jsonVersion, Unknown: awsproto.UnknownOperation,
-	WriteError: (*Service)(nil).WriteError,
+	SigV4Name: "ssm", Prefix: targetName, Version: jsonVersion, Namespace: namespace, Unknown: awsproto.UnknownOperation,
 	Ops: map[string]awsproto.JSONHandler[*Store]{
 		"PutParameter":                (*Store).opPutParameter,
 		"GetParameter":                (*Store).opGetParameter,
@@ -77,11 +67,6 @@ var jsonService = &awsproto.JSONService[*Store]{
 		"DescribeInstanceInformation": (*Store).opDescribeInstanceInformation,
 		"DeregisterManagedInstance":   (*Store).opDeregisterManagedInstance,
 	},
-}
-
-// ServeAWS implements awsproto.Service.
-func (sv *Service) ServeAWS(w http.ResponseWriter, r *http.Request, c *awsproto.Call) {
-	jsonService.Serve(w, r, c, sv.s)
 }
 
 func decode(body []byte, v any) *awsproto.Error {
