@@ -2,6 +2,7 @@ package events
 
 import (
 	"encoding/json"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -86,6 +87,23 @@ func (s *Store) findRuleLocked(busArg, name string) (*bus, *rule, *awsproto.Erro
 		return b, nil, notFound("Rule %s does not exist on EventBus %s.", name, bn)
 	}
 	return b, r, nil
+}
+
+// onRule is the frame of an operation on one existing rule: the action
+// authorized on the rule's ARN, then, with the store lock held,
+// ResourceNotFoundException for a bus or rule that does not exist, and do,
+// still under the lock.
+func (s *Store) onRule(c *awsproto.Call, action, busArg, name string, do func(r *rule) (any, *awsproto.Error)) (any, *awsproto.Error) {
+	if e := c.Authorize(accessDenied, action, s.ruleARN(s.busName(busArg), name), nil); e != nil {
+		return nil, e
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, r, e := s.findRuleLocked(busArg, name)
+	if e != nil {
+		return nil, e
+	}
+	return do(r)
 }
 
 func (s *Store) opPutRule(c *awsproto.Call, body []byte) (any, *awsproto.Error) {
@@ -203,32 +221,16 @@ func (s *Store) opRemoveTargets(c *awsproto.Call, body []byte) (any, *awsproto.E
 	if e := decode(body, &in); e != nil {
 		return nil, e
 	}
-	if e := c.Authorize(accessDenied, "events:RemoveTargets", s.ruleARN(s.busName(in.EventBusName), in.Rule), nil); e != nil {
-		return nil, e
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	_, r, e := s.findRuleLocked(in.EventBusName, in.Rule)
-	if e != nil {
-		return nil, e
-	}
-	var keep []Target
-	for _, t := range r.Targets {
-		if !containsStr(in.Ids, t.ID) {
-			keep = append(keep, t)
+	return s.onRule(c, "events:RemoveTargets", in.EventBusName, in.Rule, func(r *rule) (any, *awsproto.Error) {
+		var keep []Target
+		for _, t := range r.Targets {
+			if !slices.Contains(in.Ids, t.ID) {
+				keep = append(keep, t)
+			}
 		}
-	}
-	r.Targets = keep
-	return map[string]any{"FailedEntryCount": 0, "FailedEntries": []any{}}, nil
-}
-
-func containsStr(xs []string, x string) bool {
-	for _, y := range xs {
-		if y == x {
-			return true
-		}
-	}
-	return false
+		r.Targets = keep
+		return map[string]any{"FailedEntryCount": 0, "FailedEntries": []any{}}, nil
+	})
 }
 
 type ruleIn struct {
@@ -288,18 +290,11 @@ func (s *Store) opDescribeRule(c *awsproto.Call, body []byte) (any, *awsproto.Er
 	if e := decode(body, &in); e != nil {
 		return nil, e
 	}
-	if e := c.Authorize(accessDenied, "events:DescribeRule", s.ruleARN(s.busName(in.EventBusName), in.Name), nil); e != nil {
-		return nil, e
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	_, r, e := s.findRuleLocked(in.EventBusName, in.Name)
-	if e != nil {
-		return nil, e
-	}
-	out := s.ruleOut(r)
-	out["CreatedBy"] = s.cfg.Account
-	return out, nil
+	return s.onRule(c, "events:DescribeRule", in.EventBusName, in.Name, func(r *rule) (any, *awsproto.Error) {
+		out := s.ruleOut(r)
+		out["CreatedBy"] = s.cfg.Account
+		return out, nil
+	})
 }
 
 func (s *Store) setState(c *awsproto.Call, body []byte, action, state string) (any, *awsproto.Error) {
@@ -307,17 +302,10 @@ func (s *Store) setState(c *awsproto.Call, body []byte, action, state string) (a
 	if e := decode(body, &in); e != nil {
 		return nil, e
 	}
-	if e := c.Authorize(accessDenied, action, s.ruleARN(s.busName(in.EventBusName), in.Name), nil); e != nil {
-		return nil, e
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	_, r, e := s.findRuleLocked(in.EventBusName, in.Name)
-	if e != nil {
-		return nil, e
-	}
-	r.State = state
-	return struct{}{}, nil
+	return s.onRule(c, action, in.EventBusName, in.Name, func(r *rule) (any, *awsproto.Error) {
+		r.State = state
+		return struct{}{}, nil
+	})
 }
 
 func (s *Store) opEnableRule(c *awsproto.Call, body []byte) (any, *awsproto.Error) {
@@ -345,6 +333,23 @@ func pageArgs(limit *int, token string) (int, int, *awsproto.Error) {
 		start = i
 	}
 	return n, start, nil
+}
+
+// pageOut is a page of a list answer: items from start, n at most, each as
+// conv renders it, under key, with the NextToken that resumes after them
+// when some are left.
+func pageOut[T, X any](key string, items []T, start, n int, conv func(T) X) map[string]any {
+	out := map[string]any{}
+	list := []X{}
+	for i := start; i < len(items); i++ {
+		if len(list) == n {
+			out["NextToken"] = "lc1-" + strconv.Itoa(i)
+			break
+		}
+		list = append(list, conv(items[i]))
+	}
+	out[key] = list
+	return out
 }
 
 func (s *Store) opListRules(c *awsproto.Call, body []byte) (any, *awsproto.Error) {
@@ -378,17 +383,7 @@ func (s *Store) opListRules(c *awsproto.Call, body []byte) (any, *awsproto.Error
 		}
 	}
 	sort.Strings(names)
-	out := map[string]any{}
-	list := []map[string]any{}
-	for i := start; i < len(names); i++ {
-		if len(list) == n {
-			out["NextToken"] = "lc1-" + strconv.Itoa(i)
-			break
-		}
-		list = append(list, s.ruleOut(b.rules[names[i]]))
-	}
-	out["Rules"] = list
-	return out, nil
+	return pageOut("Rules", names, start, n, func(name string) map[string]any { return s.ruleOut(b.rules[name]) }), nil
 }
 
 func (s *Store) opListTargetsByRule(c *awsproto.Call, body []byte) (any, *awsproto.Error) {
@@ -405,26 +400,9 @@ func (s *Store) opListTargetsByRule(c *awsproto.Call, body []byte) (any, *awspro
 	if e != nil {
 		return nil, e
 	}
-	if e := c.Authorize(accessDenied, "events:ListTargetsByRule", s.ruleARN(s.busName(in.EventBusName), in.Rule), nil); e != nil {
-		return nil, e
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	_, r, e := s.findRuleLocked(in.EventBusName, in.Rule)
-	if e != nil {
-		return nil, e
-	}
-	out := map[string]any{}
-	list := []wireTarget{}
-	for i := start; i < len(r.Targets); i++ {
-		if len(list) == n {
-			out["NextToken"] = "lc1-" + strconv.Itoa(i)
-			break
-		}
-		list = append(list, toWire(r.Targets[i]))
-	}
-	out["Targets"] = list
-	return out, nil
+	return s.onRule(c, "events:ListTargetsByRule", in.EventBusName, in.Rule, func(r *rule) (any, *awsproto.Error) {
+		return pageOut("Targets", r.Targets, start, n, toWire), nil
+	})
 }
 
 var requiredEventFields = []string{"id", "account", "source", "time", "region", "resources", "detail-type"}
