@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"math/big"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -269,15 +270,9 @@ func (s *Store) opDescribeActivations(c *awsproto.Call, body []byte) (any, *awsp
 	if e := decode(body, &in); e != nil {
 		return nil, e
 	}
-	n, e := maxResults(in.MaxResults, 50, 50)
+	n, after, e := pageArgs(in.MaxResults, 1, 50, in.NextToken)
 	if e != nil {
 		return nil, e
-	}
-	after := ""
-	if in.NextToken != "" {
-		if after, e = decodeToken(in.NextToken); e != nil {
-			return nil, e
-		}
 	}
 	for _, f := range in.Filters {
 		switch f.FilterKey {
@@ -303,8 +298,7 @@ func (s *Store) opDescribeActivations(c *awsproto.Call, body []byte) (any, *awsp
 		}
 		return all[i].id < all[j].id
 	})
-	list := []activationOut{}
-	next := ""
+	pg := listPage[activationOut]{n: n}
 	skipping := after != ""
 	for _, a := range all {
 		if skipping {
@@ -316,19 +310,13 @@ func (s *Store) opDescribeActivations(c *awsproto.Call, body []byte) (any, *awsp
 		if !activationMatches(a, in.Filters) {
 			continue
 		}
-		if len(list) == n {
-			next = encodeToken(list[len(list)-1].ActivationId)
+		if !pg.add(a.id, activationOut{ActivationId: a.id, Description: a.description, DefaultInstanceName: a.defaultInstanceName,
+			IamRole: a.iamRole, RegistrationLimit: a.limit, RegistrationsCount: a.count, ExpirationDate: ep(a.expiry),
+			Expired: !now.Before(a.expiry), CreatedDate: ep(a.created), Tags: mapToTags(a.tags)}) {
 			break
 		}
-		list = append(list, activationOut{ActivationId: a.id, Description: a.description, DefaultInstanceName: a.defaultInstanceName,
-			IamRole: a.iamRole, RegistrationLimit: a.limit, RegistrationsCount: a.count, ExpirationDate: ep(a.expiry),
-			Expired: !now.Before(a.expiry), CreatedDate: ep(a.created), Tags: mapToTags(a.tags)})
 	}
-	out := map[string]any{"ActivationList": list}
-	if next != "" {
-		out["NextToken"] = next
-	}
-	return out, nil
+	return pg.answer("ActivationList"), nil
 }
 
 func activationMatches(a *activation, fs []struct {
@@ -345,20 +333,11 @@ func activationMatches(a *activation, fs []struct {
 		case "IamRole":
 			have = a.iamRole
 		}
-		if !contains(f.FilterValues, have) {
+		if !slices.Contains(f.FilterValues, have) {
 			return false
 		}
 	}
 	return true
-}
-
-func contains(xs []string, x string) bool {
-	for _, y := range xs {
-		if x == y {
-			return true
-		}
-	}
-	return false
 }
 
 func (s *Store) opDeleteActivation(c *awsproto.Call, body []byte) (any, *awsproto.Error) {
@@ -428,7 +407,7 @@ func (s *Store) opDescribeInstanceInformation(c *awsproto.Call, body []byte) (an
 	}
 	var fs []filter
 	for _, f := range in.InstanceInformationFilterList {
-		if !contains(instanceFilterKeys, f.Key) {
+		if !slices.Contains(instanceFilterKeys, f.Key) {
 			return nil, validation("1 validation error detected: Value '%s' at 'instanceInformationFilterList.1.member.key' failed to satisfy constraint: Member must satisfy enum value set: [%s]", f.Key, strings.Join(instanceFilterKeys, ", "))
 		}
 		if len(f.ValueSet) == 0 {
@@ -437,7 +416,7 @@ func (s *Store) opDescribeInstanceInformation(c *awsproto.Call, body []byte) (an
 		fs = append(fs, filter{f.Key, f.ValueSet})
 	}
 	for _, f := range in.Filters {
-		if !contains(instanceFilterKeys, f.Key) && !strings.HasPrefix(f.Key, "tag:") && f.Key != "tag-key" {
+		if !slices.Contains(instanceFilterKeys, f.Key) && !strings.HasPrefix(f.Key, "tag:") && f.Key != "tag-key" {
 			return nil, awsproto.Errorf(400, "InvalidFilterKey", "The filter key %s is not valid.", f.Key)
 		}
 		if len(f.Values) == 0 {
@@ -446,19 +425,9 @@ func (s *Store) opDescribeInstanceInformation(c *awsproto.Call, body []byte) (an
 		fs = append(fs, filter{f.Key, f.Values})
 	}
 	// With a filter the page size is 5–50; without, 5–50 as well (the model says 5..50).
-	n := 50
-	if in.MaxResults != nil {
-		if *in.MaxResults < 5 || *in.MaxResults > 50 {
-			return nil, validation("1 validation error detected: Value '%d' at 'maxResults' failed to satisfy constraint: Member must have value less than or equal to 50 and greater than or equal to 5", *in.MaxResults)
-		}
-		n = *in.MaxResults
-	}
-	after := ""
-	if in.NextToken != "" {
-		var e *awsproto.Error
-		if after, e = decodeToken(in.NextToken); e != nil {
-			return nil, e
-		}
+	n, after, e := pageArgs(in.MaxResults, 5, 50, in.NextToken)
+	if e != nil {
+		return nil, e
 	}
 	if e := c.Authorize(accessDenied, "ssm:DescribeInstanceInformation", "*", nil); e != nil {
 		return nil, e
@@ -466,8 +435,7 @@ func (s *Store) opDescribeInstanceInformation(c *awsproto.Call, body []byte) (an
 	now := s.cfg.Clock.Now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	list := []instanceOut{}
-	next := ""
+	pg := listPage[instanceOut]{n: n}
 	for _, id := range sortedKeys(s.instances) {
 		if after != "" && id <= after {
 			continue
@@ -494,7 +462,7 @@ func (s *Store) opDescribeInstanceInformation(c *awsproto.Call, body []byte) (an
 			default:
 				have = "\x00" // tags and association status: nothing matches
 			}
-			if !contains(f.values, have) {
+			if !slices.Contains(f.values, have) {
 				ok = false
 				break
 			}
@@ -502,25 +470,19 @@ func (s *Store) opDescribeInstanceInformation(c *awsproto.Call, body []byte) (an
 		if !ok {
 			continue
 		}
-		if len(list) == n {
-			next = encodeToken(list[len(list)-1].InstanceId)
-			break
-		}
 		last := i.lastPing
 		if i.pingStatus == "Online" {
 			// An online agent pings every few minutes.
 			last = now
 		}
-		list = append(list, instanceOut{InstanceId: i.id, PingStatus: i.pingStatus, LastPingDateTime: ep(last),
+		if !pg.add(id, instanceOut{InstanceId: i.id, PingStatus: i.pingStatus, LastPingDateTime: ep(last),
 			AgentVersion: agentVersion, PlatformType: "Linux", PlatformName: "Amazon Linux", PlatformVersion: "2",
 			ActivationId: i.activationID, IamRole: i.iamRole, RegistrationDate: ep(i.registered), ResourceType: "ManagedInstance",
-			Name: i.name, IPAddress: i.ip, ComputerName: i.computerName, SourceId: i.id, SourceType: "AWS::SSM::ManagedInstance"})
+			Name: i.name, IPAddress: i.ip, ComputerName: i.computerName, SourceId: i.id, SourceType: "AWS::SSM::ManagedInstance"}) {
+			break
+		}
 	}
-	out := map[string]any{"InstanceInformationList": list}
-	if next != "" {
-		out["NextToken"] = next
-	}
-	return out, nil
+	return pg.answer("InstanceInformationList"), nil
 }
 
 const agentVersion = "3.3.1142.0"

@@ -5,7 +5,9 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
+	"maps"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -379,11 +381,22 @@ func (s *Store) lookupLocked(raw string) (*parameter, *paramVersion, string, *aw
 		"Systems Manager could not find version %d of %s. Verify the version and try again.", n, name)
 }
 
-func (s *Store) authorizeDecrypt(c *awsproto.Call, v *paramVersion, decrypt bool) *awsproto.Error {
-	if v.typ != "SecureString" || !decrypt || isDefaultKey(v.keyID) {
+// authorizeDecrypt checks the caller's kms:Decrypt on the key of every
+// SecureString version it reads decrypted (a customer key; the AWS managed
+// key needs no permission).
+func (s *Store) authorizeDecrypt(c *awsproto.Call, decrypt bool, vs ...*paramVersion) *awsproto.Error {
+	if !decrypt {
 		return nil
 	}
-	return c.Authorize(accessDenied, "kms:Decrypt", v.keyArn, s.kmsContext())
+	for _, v := range vs {
+		if v.typ != "SecureString" || isDefaultKey(v.keyID) {
+			continue
+		}
+		if e := c.Authorize(accessDenied, "kms:Decrypt", v.keyArn, s.kmsContext()); e != nil {
+			return e
+		}
+	}
+	return nil
 }
 
 // kmsContext is what KMS sees when SSM uses a key on the caller's behalf:
@@ -435,7 +448,7 @@ func (s *Store) opGetParameter(c *awsproto.Call, body []byte) (any, *awsproto.Er
 	if e != nil {
 		return nil, e
 	}
-	if e := s.authorizeDecrypt(c, v, in.WithDecryption); e != nil {
+	if e := s.authorizeDecrypt(c, in.WithDecryption, v); e != nil {
 		return nil, e
 	}
 	return map[string]any{"Parameter": o}, nil
@@ -478,10 +491,8 @@ func (s *Store) opGetParameters(c *awsproto.Call, body []byte) (any, *awsproto.E
 		toDecrypt = append(toDecrypt, v)
 	}
 	s.mu.Unlock()
-	for _, v := range toDecrypt {
-		if e := s.authorizeDecrypt(c, v, in.WithDecryption); e != nil {
-			return nil, e
-		}
+	if e := s.authorizeDecrypt(c, in.WithDecryption, toDecrypt...); e != nil {
+		return nil, e
 	}
 	return map[string]any{"Parameters": found, "InvalidParameters": invalid}, nil
 }
@@ -513,14 +524,54 @@ func decodeToken(tok string) (string, *awsproto.Error) {
 	return strings.TrimPrefix(string(b), "lc1:"), nil
 }
 
-func maxResults(p *int, def, max int) (int, *awsproto.Error) {
-	if p == nil {
-		return def, nil
+// pageArgs reads the paging of a list request: the page size (MaxResults,
+// from min to max; max when absent, as SSM's lists default to their
+// largest page) and the key the page before ended with (NextToken; "" for
+// the first page).
+func pageArgs(maxResults *int, min, max int, nextToken string) (n int, after string, e *awsproto.Error) {
+	n = max
+	if maxResults != nil {
+		if *maxResults < min || *maxResults > max {
+			return 0, "", validation("1 validation error detected: Value '%d' at 'maxResults' failed to satisfy constraint: Member must have value less than or equal to %d and greater than or equal to %d", *maxResults, max, min)
+		}
+		n = *maxResults
 	}
-	if *p < 1 || *p > max {
-		return 0, validation("1 validation error detected: Value '%d' at 'maxResults' failed to satisfy constraint: Member must have value less than or equal to %d and greater than or equal to 1", *p, max)
+	if nextToken != "" {
+		if after, e = decodeToken(nextToken); e != nil {
+			return 0, "", e
+		}
 	}
-	return *p, nil
+	return n, after, nil
+}
+
+// listPage collects one page of a list answer, n items at most.
+type listPage[T any] struct {
+	n     int
+	items []T
+	last  string // the key of the last item on the page
+	next  string // the NextToken of the rest, when there is more
+}
+
+// add puts x, of that key, on the page; when the page is full it reports
+// false, and the NextToken resumes after the last key.
+func (p *listPage[T]) add(key string, x T) bool {
+	if len(p.items) == p.n {
+		p.next = encodeToken(p.last)
+		return false
+	}
+	p.items = append(p.items, x)
+	p.last = key
+	return true
+}
+
+// answer is the list answer: the items (a list even when empty) under
+// member, and NextToken when there is more.
+func (p *listPage[T]) answer(member string) map[string]any {
+	out := map[string]any{member: nonNil(p.items)}
+	if p.next != "" {
+		out["NextToken"] = p.next
+	}
+	return out
 }
 
 func (s *Store) opGetParametersByPath(c *awsproto.Call, body []byte) (any, *awsproto.Error) {
@@ -538,15 +589,9 @@ func (s *Store) opGetParametersByPath(c *awsproto.Call, body []byte) (any, *awsp
 	if strings.Count(strings.TrimSuffix(path, "/"), "/") > 15 {
 		return nil, awsproto.Errorf(400, "HierarchyLevelLimitExceededException", "Parameter name hierarchy level limit exceeded; maximum 15 levels")
 	}
-	n, e := maxResults(in.MaxResults, 10, 10)
+	n, after, e := pageArgs(in.MaxResults, 1, 10, in.NextToken)
 	if e != nil {
 		return nil, e
-	}
-	after := ""
-	if in.NextToken != "" {
-		if after, e = decodeToken(in.NextToken); e != nil {
-			return nil, e
-		}
 	}
 	for _, f := range in.ParameterFilters {
 		if f.Key == "Name" || f.Key == "Path" || f.Key == "Tier" {
@@ -572,32 +617,23 @@ func (s *Store) opGetParametersByPath(c *awsproto.Call, body []byte) (any, *awsp
 		names = append(names, name)
 	}
 	sort.Strings(names)
-	var page []paramOut
+	pg := listPage[paramOut]{n: n}
 	var vs []*paramVersion
-	next := ""
 	for _, name := range names {
 		if after != "" && name <= after {
 			continue
 		}
-		if len(page) == n {
-			next = encodeToken(page[len(page)-1].Name)
+		p := s.params[name]
+		if !pg.add(name, s.out(p, p.cur(), "", in.WithDecryption)) {
 			break
 		}
-		p := s.params[name]
-		page = append(page, s.out(p, p.cur(), "", in.WithDecryption))
 		vs = append(vs, p.cur())
 	}
 	s.mu.Unlock()
-	for _, v := range vs {
-		if e := s.authorizeDecrypt(c, v, in.WithDecryption); e != nil {
-			return nil, e
-		}
+	if e := s.authorizeDecrypt(c, in.WithDecryption, vs...); e != nil {
+		return nil, e
 	}
-	out := map[string]any{"Parameters": nonNil(page)}
-	if next != "" {
-		out["NextToken"] = next
-	}
-	return out, nil
+	return pg.answer("Parameters"), nil
 }
 
 func nonNil[T any](xs []T) []T {
@@ -744,15 +780,9 @@ func (s *Store) opDescribeParameters(c *awsproto.Call, body []byte) (any, *awspr
 	if len(in.Filters) > 0 && len(in.ParameterFilters) > 0 {
 		return nil, validation("You can use either Filters or ParameterFilters in a single request.")
 	}
-	n, e := maxResults(in.MaxResults, 50, 50)
+	n, after, e := pageArgs(in.MaxResults, 1, 50, in.NextToken)
 	if e != nil {
 		return nil, e
-	}
-	after := ""
-	if in.NextToken != "" {
-		if after, e = decodeToken(in.NextToken); e != nil {
-			return nil, e
-		}
 	}
 	fs := in.ParameterFilters
 	for _, f := range in.Filters {
@@ -779,8 +809,7 @@ func (s *Store) opDescribeParameters(c *awsproto.Call, body []byte) (any, *awspr
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var list []metadataOut
-	next := ""
+	pg := listPage[metadataOut]{n: n}
 	for _, name := range sortedKeys(s.params) {
 		if after != "" && name <= after {
 			continue
@@ -792,20 +821,14 @@ func (s *Store) opDescribeParameters(c *awsproto.Call, body []byte) (any, *awspr
 		if !matchFilters(p, fs) {
 			continue
 		}
-		if len(list) == n {
-			next = encodeToken(list[len(list)-1].Name)
+		v := p.cur()
+		if !pg.add(name, metadataOut{Name: name, ARN: s.ParameterARN(name), Type: v.typ, KeyId: v.keyID,
+			LastModifiedDate: ep(v.modified), LastModifiedUser: v.modifiedUser, Description: v.description,
+			AllowedPattern: v.allowedPattern, Version: v.version, Tier: v.tier, Policies: []any{}, DataType: v.dataType}) {
 			break
 		}
-		v := p.cur()
-		list = append(list, metadataOut{Name: name, ARN: s.ParameterARN(name), Type: v.typ, KeyId: v.keyID,
-			LastModifiedDate: ep(v.modified), LastModifiedUser: v.modifiedUser, Description: v.description,
-			AllowedPattern: v.allowedPattern, Version: v.version, Tier: v.tier, Policies: []any{}, DataType: v.dataType})
 	}
-	out := map[string]any{"Parameters": nonNil(list)}
-	if next != "" {
-		out["NextToken"] = next
-	}
-	return out, nil
+	return pg.answer("Parameters"), nil
 }
 
 func pathMatch(name string, f parameterStringFilter) bool {
@@ -832,18 +855,11 @@ func (s *Store) opGetParameterHistory(c *awsproto.Call, body []byte) (any, *awsp
 		return nil, e
 	}
 	name := s.nameFromInput(in.Name)
-	n, e := maxResults(in.MaxResults, 50, 50)
+	n, after, e := pageArgs(in.MaxResults, 1, 50, in.NextToken)
 	if e != nil {
 		return nil, e
 	}
-	start := 0
-	if in.NextToken != "" {
-		t, e := decodeToken(in.NextToken)
-		if e != nil {
-			return nil, e
-		}
-		start, _ = strconv.Atoi(t)
-	}
+	start, _ := strconv.Atoi(after) // the token is where the page starts
 	if e := c.Authorize(accessDenied, "ssm:GetParameterHistory", s.ParameterARN(name), nil); e != nil {
 		return nil, e
 	}
@@ -853,14 +869,9 @@ func (s *Store) opGetParameterHistory(c *awsproto.Call, body []byte) (any, *awsp
 		s.mu.Unlock()
 		return nil, awsproto.Errorf(400, "ParameterNotFound", "Parameter %s not found.", in.Name)
 	}
-	var list []map[string]any
+	pg := listPage[map[string]any]{n: n}
 	var vs []*paramVersion
-	next := ""
 	for i := start; i < len(p.versions); i++ {
-		if len(list) == n {
-			next = encodeToken(strconv.Itoa(i))
-			break
-		}
 		v := p.versions[i]
 		o := s.out(p, v, "", in.WithDecryption)
 		m := map[string]any{"Name": name, "Type": v.typ, "Value": o.Value, "Version": v.version,
@@ -874,27 +885,17 @@ func (s *Store) opGetParameterHistory(c *awsproto.Call, body []byte) (any, *awsp
 		if v.modifiedUser != "" {
 			m["LastModifiedUser"] = v.modifiedUser
 		}
-		list = append(list, m)
+		// Its key is where the next page would start.
+		if !pg.add(strconv.Itoa(i+1), m) {
+			break
+		}
 		vs = append(vs, v)
 	}
 	s.mu.Unlock()
-	for _, v := range vs {
-		if e := s.authorizeDecrypt(c, v, in.WithDecryption); e != nil {
-			return nil, e
-		}
+	if e := s.authorizeDecrypt(c, in.WithDecryption, vs...); e != nil {
+		return nil, e
 	}
-	out := map[string]any{"Parameters": nonNil(list)}
-	if next != "" {
-		out["NextToken"] = next
-	}
-	return out, nil
+	return pg.answer("Parameters"), nil
 }
 
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
+func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }
