@@ -188,45 +188,22 @@ func (l *loader) attribute(r *resource, attr, path string) (any, error) {
 			return nil, err
 		}
 	}
+	// Each type's Ref ("") and attributes; one that is not listed is not
+	// supported. The ones that can fail are computed only when asked for.
 	var v string
 	switch r.typ {
 	case typeFunction:
-		switch attr {
-		case "":
-			v = name
-		case "Arn":
-			v = l.arn("lambda", l.o.Region, "function:"+name)
-		}
+		v = map[string]string{"": name, "Arn": l.arn("lambda", l.o.Region, "function:"+name)}[attr]
 	case typeStateMachine:
-		switch attr {
-		case "", "Arn":
-			v = l.arn("states", l.o.Region, "stateMachine:"+name)
-		case "Name":
-			v = name
-		}
+		arn := l.arn("states", l.o.Region, "stateMachine:"+name)
+		v = map[string]string{"": arn, "Arn": arn, "Name": name}[attr]
 	case typeQueue:
-		switch attr {
-		case "", "QueueUrl":
-			v = l.queueURL(name)
-		case "Arn":
-			v = l.arn("sqs", l.o.Region, name)
-		case "QueueName":
-			v = name
-		}
+		url := l.queueURL(name)
+		v = map[string]string{"": url, "QueueUrl": url, "Arn": l.arn("sqs", l.o.Region, name), "QueueName": name}[attr]
 	case typeLogGroup:
-		switch attr {
-		case "":
-			v = name
-		case "Arn":
-			v = l.arn("logs", l.o.Region, "log-group:"+name+":*")
-		}
+		v = map[string]string{"": name, "Arn": l.arn("logs", l.o.Region, "log-group:"+name+":*")}[attr]
 	case typeAlarm:
-		switch attr {
-		case "":
-			v = name
-		case "Arn":
-			v = l.arn("cloudwatch", l.o.Region, "alarm:"+name)
-		}
+		v = map[string]string{"": name, "Arn": l.arn("cloudwatch", l.o.Region, "alarm:"+name)}[attr]
 	case typeRule:
 		switch attr {
 		case "":
@@ -243,12 +220,7 @@ func (l *loader) attribute(r *resource, attr, path string) (any, error) {
 			v = l.arn("events", l.o.Region, res)
 		}
 	case typeEventBus:
-		switch attr {
-		case "", "Name":
-			v = name
-		case "Arn":
-			v = l.arn("events", l.o.Region, "event-bus/"+name)
-		}
+		v = map[string]string{"": name, "Name": name, "Arn": l.arn("events", l.o.Region, "event-bus/"+name)}[attr]
 	case typeRole:
 		switch attr {
 		case "":
@@ -272,12 +244,8 @@ func (l *loader) attribute(r *resource, attr, path string) (any, error) {
 			v = l.arn("iam", "", "policy"+p+name)
 		}
 	case typeTopic:
-		switch attr {
-		case "", "TopicArn":
-			v = l.arn("sns", l.o.Region, name)
-		case "TopicName":
-			v = name
-		}
+		arn := l.arn("sns", l.o.Region, name)
+		v = map[string]string{"": arn, "TopicArn": arn, "TopicName": name}[attr]
 	case typeSSMParameter:
 		if attr == "" {
 			v = name

@@ -15,10 +15,10 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -275,14 +275,7 @@ func section(root map[string]any, name string) (map[string]any, error) {
 	return m, nil
 }
 
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
+func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }
 
 func (l *loader) run(doc *document) error {
 	root := doc.root
@@ -386,28 +379,19 @@ func (l *loader) run(doc *document) error {
 		if !r.exists {
 			continue
 		}
-		switch r.typ {
-		case typeFunction:
-			if err := l.function(r); err != nil {
-				return err
-			}
-		case typeStateMachine:
-			if err := l.stateMachine(r); err != nil {
-				return err
-			}
-		case typeQueue:
-			name, err := l.physicalName(r)
-			if err != nil {
-				return err
-			}
-			l.out.Queues = append(l.out.Queues, Queue{LogicalID: id, Name: name,
-				Arn: l.arn("sqs", l.o.Region, name), URL: l.queueURL(name)})
-		case typeRule:
-			if !r.generated {
-				if err := l.eventsRule(r); err != nil {
-					return err
-				}
-			}
+		var err error
+		switch {
+		case r.typ == typeFunction:
+			err = l.function(r)
+		case r.typ == typeStateMachine:
+			err = l.stateMachine(r)
+		case r.typ == typeQueue:
+			err = l.queue(r)
+		case r.typ == typeRule && !r.generated:
+			err = l.eventsRule(r)
+		}
+		if err != nil {
+			return err
 		}
 	}
 	// Queue policies and permissions name queues and functions that may be
@@ -417,28 +401,52 @@ func (l *loader) run(doc *document) error {
 		if !r.exists || r.generated {
 			continue
 		}
+		var err error
 		switch r.typ {
 		case typeQueuePolicy:
-			if err := l.queuePolicy(r); err != nil {
-				return err
-			}
+			err = l.queuePolicy(r)
 		case typePermission:
-			if err := l.permission(r); err != nil {
-				return err
-			}
+			err = l.permission(r)
+		}
+		if err != nil {
+			return err
 		}
 	}
 	return l.outputs(root)
 }
 
+// properties checks r's properties against those the loader supports for
+// its type (allowed), and returns their path, their resolved values, and
+// r's physical name ("" for a type without one).
+func (l *loader) properties(r *resource, allowed map[string]bool) (path string, props map[string]any, name string, err error) {
+	if err := checkProps(r, allowed); err != nil {
+		return "", nil, "", err
+	}
+	if knownTypes[r.typ].style != styleNone {
+		if name, err = l.physicalName(r); err != nil {
+			return "", nil, "", err
+		}
+	}
+	return r.path() + ".Properties", l.resolved[r.id], name, nil
+}
+
+func (l *loader) queue(r *resource) error {
+	name, err := l.physicalName(r)
+	if err != nil {
+		return err
+	}
+	l.out.Queues = append(l.out.Queues, Queue{LogicalID: r.id, Name: name,
+		Arn: l.arn("sqs", l.o.Region, name), URL: l.queueURL(name)})
+	return nil
+}
+
 var queuePolicyProps = map[string]bool{"Queues": true, "PolicyDocument": true}
 
 func (l *loader) queuePolicy(r *resource) error {
-	if err := checkProps(r, queuePolicyProps); err != nil {
+	p, props, _, err := l.properties(r, queuePolicyProps)
+	if err != nil {
 		return err
 	}
-	p := r.path() + ".Properties"
-	props := l.resolved[r.id]
 	qp := QueuePolicy{LogicalID: r.id}
 	urls, ok := props["Queues"].([]any)
 	if !ok || len(urls) == 0 {
@@ -461,7 +469,6 @@ func (l *loader) queuePolicy(r *resource) error {
 	if !ok {
 		return fmt.Errorf("%s.PolicyDocument: required, a policy document", p)
 	}
-	var err error
 	if qp.Document, err = toJSON(doc); err != nil {
 		return fmt.Errorf("%s.PolicyDocument: %v", p, err)
 	}
@@ -473,11 +480,10 @@ var permissionProps = map[string]bool{"Action": true, "FunctionName": true, "Pri
 	"SourceAccount": true, "PrincipalOrgID": true, "EventSourceToken": true, "FunctionUrlAuthType": true}
 
 func (l *loader) permission(r *resource) error {
-	if err := checkProps(r, permissionProps); err != nil {
+	p, props, _, err := l.properties(r, permissionProps)
+	if err != nil {
 		return err
 	}
-	p := r.path() + ".Properties"
-	props := l.resolved[r.id]
 	perm := Permission{LogicalID: r.id, StatementID: l.statementID(r.id)}
 	for _, f := range []struct {
 		key      string
@@ -875,12 +881,7 @@ func (l *loader) generatedRoleArn(r *resource, path string) (string, error) {
 }
 
 func (l *loader) function(r *resource) error {
-	if err := checkProps(r, functionProps); err != nil {
-		return err
-	}
-	p := r.path() + ".Properties"
-	props := l.resolved[r.id]
-	name, err := l.physicalName(r)
+	p, props, name, err := l.properties(r, functionProps)
 	if err != nil {
 		return err
 	}
@@ -1346,12 +1347,7 @@ var targetProps = map[string]bool{"Id": true, "Arn": true, "RoleArn": true, "Inp
 	"InputTransformer": true, "RetryPolicy": true, "DeadLetterConfig": true}
 
 func (l *loader) eventsRule(r *resource) error {
-	if err := checkProps(r, ruleProps); err != nil {
-		return err
-	}
-	p := r.path() + ".Properties"
-	props := l.resolved[r.id]
-	name, err := l.physicalName(r)
+	p, props, name, err := l.properties(r, ruleProps)
 	if err != nil {
 		return err
 	}
@@ -1431,12 +1427,7 @@ func placeholders(s string) [][2]int {
 }
 
 func (l *loader) stateMachine(r *resource) error {
-	if err := checkProps(r, stateMachineProps); err != nil {
-		return err
-	}
-	p := r.path() + ".Properties"
-	props := l.resolved[r.id]
-	name, err := l.physicalName(r)
+	p, props, name, err := l.properties(r, stateMachineProps)
 	if err != nil {
 		return err
 	}
