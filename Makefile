@@ -13,13 +13,14 @@ LOCAL_BUILD_DIR := .aws-sam-local
 
 # The flags provided.al2023 needs: a static binary named bootstrap, without
 # the legacy RPC entry point.
-GO_LAMBDA_BUILD = CGO_ENABLED=0 GOOS=$(GOOS) GOARCH=$(GOARCH) $(GO) build -tags lambda.norpc -trimpath -ldflags "-s -w" -o "$(ARTIFACTS_DIR)/bootstrap"
+GO_LAMBDA_FLAGS = -tags lambda.norpc -trimpath -ldflags "-s -w"
+GO_LAMBDA_BUILD = CGO_ENABLED=0 GOOS=$(GOOS) GOARCH=$(GOARCH) $(GO) build $(GO_LAMBDA_FLAGS) -o "$(ARTIFACTS_DIR)/bootstrap"
 
 # LogicalId (template.yaml) -> functions/<dir> (docs/functions.md).
 FUNCTIONS := TriggerFunction EnsureRolesFunction CheckClusterFunction RegisterClusterFunction \
 	CheckActivationFunction CompleteRegistrationFunction CleanupFunction
 
-.PHONY: all build test run invoke tools deploy bench fmt vet readme check-artifacts-dir $(addprefix build-,$(FUNCTIONS))
+.PHONY: all build test run invoke tools deploy bench fmt vet readme check-artifacts-dir host-bootstraps $(addprefix build-,$(FUNCTIONS))
 
 all: build
 
@@ -56,9 +57,17 @@ build:
 
 # The tests build and run host binaries; vet for the template's GOOS/GOARCH too,
 # so code that compiles only on this host fails here, not in `sam build`.
-test: tools
+test: tools host-bootstraps
 	GOOS=$(GOOS) GOARCH=$(GOARCH) $(GO) vet ./functions/... ./internal/...
 	$(GO) test ./...
+
+# Every function for this host, with the bootstrap flags, in one go build:
+# the tests that run real bootstraps behind aws-lambda-rie (cmd/localcloud,
+# e2e) build them again through build-<LogicalId>, and then only link,
+# instead of each compiling the SDK with these flags at the same time.
+host-bootstraps:
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+		CGO_ENABLED=0 GOOS=$(HOST_GOOS) GOARCH=$(HOST_GOARCH) $(GO) build $(GO_LAMBDA_FLAGS) -o "$$tmp/" ./functions/...
 
 # The whole workflow on the embedded local cloud. SCENARIO is the simulated
 # agent's behaviour: connects, never-connects, wrong-code, after-expiry,
