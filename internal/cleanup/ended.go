@@ -71,20 +71,24 @@ func (e EventNotPublished) Error() string {
 // state machine would have: only its own registration is removed (the one
 // ownership rule), an ACTIVE cluster is kept, and its lock is released.
 //
-// A lock naming another execution means the cluster was taken over since
-// (a new registration or a deregistration that judged this execution
-// ended); that execution owns what this one left, so Ended changes nothing.
+// It acts only while the cluster's lock still names the execution, as every
+// step does. Every execution holds its lock while it runs, and every ending
+// the definition handles compensates, releases the lock and then publishes
+// its own outcome; so a lock still naming the execution means it ended
+// without its own cleanup and nobody has handled or announced it. A free
+// lock means that has happened (its own cleanup, or an earlier delivery of
+// this status change); a lock naming another execution means the cluster
+// was taken over since, and that execution owns what this one left. In both
+// cases a late compensation could remove a registration a newer execution
+// is using (our activation record makes any of our registrations look like
+// this one's), so Ended changes nothing.
 //
-// Whether to announce the outcome is read from the cluster's lock, before
-// compensating. Every execution holds its lock while it runs, and every
-// ending the definition handles releases it before it publishes its own
-// outcome event; so a lock still naming the execution means it ended
-// without its own cleanup and nobody has announced it. Then Ended publishes
-// what the state machine would have: "Cluster Registration Failed" (error
-// ExecutionAborted, ExecutionTimedOut, or the failed execution's own error;
-// a reason from EndedReason), or, when the cluster turned ACTIVE and was
-// kept, finishes the registration as CompleteRegistration would (the stored
-// code and the intent are deleted) and publishes "Cluster Registered".
+// While the lock names it, Ended compensates, then publishes what the state
+// machine would have: "Cluster Registration Failed" (error ExecutionAborted,
+// ExecutionTimedOut, or the failed execution's own error; a reason from
+// EndedReason), or, when the cluster turned ACTIVE and was kept, finishes
+// the registration as CompleteRegistration would (the stored code and the
+// intent are deleted) and publishes "Cluster Registered".
 //
 // The lock is released only after the event is on the bus. A failed
 // PutEvents (an error, or FailedEntryCount > 0) is returned as a typed
@@ -92,11 +96,10 @@ func (e EventNotPublished) Error() string {
 // naming the execution, compensates again (idempotent: nothing is left) and
 // publishes again; after the retries the status change lands in the
 // on-failure queue, with the lock still held by the ended execution (the
-// trigger takes over such a lock, whose holder has ended). Once the lock is
-// released, a repeated or late delivery still compensates (finding nothing)
-// but publishes nothing: one event per ending. Only a release that fails
-// after the event went out makes the retry publish it a second time
-// (at-least-once, as EventBridge itself delivers).
+// trigger takes over such a lock, whose holder has ended). One event per
+// ending: only a release that fails after the event went out makes the
+// retry publish it a second time (at-least-once, as EventBridge itself
+// delivers).
 func (c *Cleaner) Ended(ctx context.Context, ev StatusChange) (Summary, error) {
 	d := ev.Detail
 	var in struct {
@@ -118,15 +121,17 @@ func (c *Cleaner) Ended(ctx context.Context, ev StatusChange) (Summary, error) {
 	if err != nil {
 		return Summary{}, err
 	}
-	if holder != "" && holder != d.ExecutionArn {
-		// Another execution took the cluster over since (the trigger judged
-		// this one ended): it now owns whatever this one left, and resumes,
-		// replaces or deregisters it. Compensating now, late, would remove a
-		// registration that execution is using.
-		log.Info("the cluster's lock names another execution, which owns what this one left; changing nothing", "lockHolder", holder)
+	if holder != d.ExecutionArn {
+		// Free: the execution's own cleanup (or an earlier delivery of this
+		// status change) has handled its ending and announced it. Another
+		// execution: it took the cluster over since (the trigger judged this
+		// one ended) and owns whatever this one left: it resumes, replaces
+		// or deregisters it. Either way, compensating now, late, could
+		// remove a registration a newer execution is using (our activation
+		// record makes any of our registrations look like this one's).
+		log.Info("the cluster's lock does not name this execution: its ending is handled; changing nothing", "lockHolder", holder)
 		return Summary{Mode: "none", ClusterName: cluster}, nil
 	}
-	announce := holder == d.ExecutionArn
 	log.Info("registration ended without its own cleanup: compensating", "lockHolder", holder)
 	keepLock := false
 	s, err := c.Cleanup(ctx, Input{Mode: ModeCompensate, ClusterName: cluster, ExecutionArn: d.ExecutionArn, ReleaseLock: &keepLock})
@@ -134,9 +139,6 @@ func (c *Cleaner) Ended(ctx context.Context, ev StatusChange) (Summary, error) {
 		return Summary{}, err
 	}
 	switch {
-	case !announce:
-		log.Info("the lock does not name this execution: its own cleanup, or an earlier delivery of this status change, " +
-			"has ended it and announced the outcome; nothing to publish")
 	case s.KeptActive:
 		done, err := c.finish(ctx, CompleteInput{ClusterName: cluster, ExecutionArn: d.ExecutionArn, Provider: in.Provider, InstanceIDs: s.InstanceIDs})
 		if err != nil {
