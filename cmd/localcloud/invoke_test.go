@@ -73,7 +73,11 @@ var eventCases = map[string]eventCase{
 		"the registration of cluster prod-eu-1 (activation 8b1f2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d) disappeared while waiting for its agent: it was deregistered outside this workflow; send Register Cluster again to start over")},
 	// A registration stopped by hand: its status change compensates; with
 	// nothing of that execution left, that is a success.
-	"step-cleanup-execution-ended.json": {fn: "CleanupFunction", check: succeeds(map[string]any{"mode": "compensate", "clusterName": "prod-eu-1", "deregistered": false})},
+	// A stopped registration that still holds its lock: compensated (nothing
+	// registered), announced, and its lock released.
+	"step-cleanup-execution-ended.json": {fn: "CleanupFunction", setup: holdLock("step-cleanup-execution-ended.json"), check: succeeds(map[string]any{
+		"mode": "compensate", "clusterName": "prod-eu-1", "deregistered": false,
+		"published": "Cluster Registration Failed", "lockReleased": true})},
 	// Compensation with nothing registered converges: nothing to remove is success.
 	"step-cleanup.json": {fn: "CleanupFunction", check: succeeds(map[string]any{"mode": "compensate", "clusterName": "prod-eu-1", "deregistered": false})},
 }
@@ -242,11 +246,24 @@ func holdLock(eventFile string) func(*localcloud.Cloud) error {
 			Execution    struct {
 				ClusterName string `json:"clusterName"`
 			} `json:"execution"`
+			Detail struct { // a Step Functions status change
+				ExecutionArn string `json:"executionArn"`
+				Input        string `json:"input"`
+			} `json:"detail"`
 		}
 		if err := json.Unmarshal(raw, &p); err != nil {
 			return err
 		}
-		cluster := cmp.Or(p.ClusterName, p.Execution.ClusterName)
+		var input struct {
+			ClusterName string `json:"clusterName"`
+		}
+		if p.Detail.Input != "" {
+			if err := json.Unmarshal([]byte(p.Detail.Input), &input); err != nil {
+				return err
+			}
+		}
+		cluster := cmp.Or(p.ClusterName, p.Execution.ClusterName, input.ClusterName)
+		p.ExecutionArn = cmp.Or(p.ExecutionArn, p.Detail.ExecutionArn)
 		fn, _ := c.Template.Function("TriggerFunction")
 		params := workflow.Parameters{Prefix: fn.Environment["PARAMETER_PREFIX"]}
 		_, err = ssm.NewFromConfig(c.ConfigFor("admin")).PutParameter(context.Background(), &ssm.PutParameterInput{
