@@ -2,14 +2,8 @@ package e2e
 
 import (
 	"encoding/json"
-	"fmt"
-	"sync"
 	"testing"
 	"time"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/lambda"
-	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 
 	"github.com/platform/eks-connector-registrar/localcloud"
 	"github.com/platform/eks-connector-registrar/localcloud/agent"
@@ -32,40 +26,18 @@ func TestFiftyDuplicateAndConcurrentTriggersRegisterOnce(t *testing.T) {
 		t.Fatal("no TriggerFunction in the template")
 	}
 	const cluster, dupID = "dup-01", "5f3c1f9e-0d1b-4c43-9f0e-redelivered01"
-	envelope, _ := json.Marshal(map[string]any{
-		"version": "0", "id": dupID, "detail-type": "Register Cluster", "source": "eks-connector-registrar",
-		"account": e.c.Account, "region": e.c.Region, "time": e.c.Clock.Now().Format(time.RFC3339), "resources": []string{},
-		"detail": map[string]any{"clusterName": cluster, "provider": "OTHER"},
-	})
-	lc := lambda.NewFromConfig(e.c.ConfigFor("admin"))
+	envelope := registerEnvelope(e, cluster, dupID, e.c.Clock.Now())
+	var ds []delivery
+	for i := range 50 {
+		if i%2 == 0 {
+			ds = append(ds, registerDelivery(cluster, "other"))
+		} else {
+			ds = append(ds, delivery{envelope: envelope})
+		}
+	}
 
 	release := e.freeze() // all 50 arrive at the same virtual instant
-	var wg sync.WaitGroup
-	errs := make(chan error, 50)
-	for i := range 50 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if i%2 == 0 {
-				e.register(cluster, nil)
-				return
-			}
-			out, err := lc.Invoke(e.ctx(), &lambda.InvokeInput{FunctionName: aws.String(trig.FunctionName),
-				InvocationType: lambdatypes.InvocationTypeEvent, Payload: envelope})
-			if err == nil && out.StatusCode != 202 {
-				err = fmt.Errorf("Invoke answered %d, want 202", out.StatusCode)
-			}
-			if err != nil {
-				errs <- err
-			}
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Error(err)
-	}
-	e.waitFor("50 trigger invocations", func() bool { return len(e.triggerInvocations(trig.FunctionName)) >= 50 })
+	deliverAtOnce(t, e, ds)
 	release()
 
 	ex := e.waitExecution("Registration", 1)

@@ -10,10 +10,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
-	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
-	"github.com/aws/aws-sdk-go-v2/service/lambda"
-	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 
@@ -84,133 +80,20 @@ func (x *exclusive) check(t *testing.T) {
 	}
 }
 
-// triggerReport is what the trigger's runs for one cluster logged, and the
-// Step Functions reads they made, between mark and now.
-type triggerReport struct {
-	started, found, inProgress, processed, tookOver, superseded int
-	deregStopped, deregSuperseded                               int
-	holders, holderStatuses                                     map[string]int
-	startedEvents                                               map[string]int // event id → "started execution" lines
-	describes                                                   map[int]int    // HTTP status → trigger DescribeExecution answers
-}
-
-func (r triggerReport) String() string {
-	return fmt.Sprintf("%d started, %d found started, %d AlreadyInProgress (holder status %v), %d AlreadyProcessed, %d took over, %d superseded; "+
-		"deregistration stopped %d, superseded %d; trigger DescribeExecution answers by status %v",
-		r.started, r.found, r.inProgress, r.holderStatuses, r.processed, r.tookOver, r.superseded, r.deregStopped, r.deregSuperseded, r.describes)
-}
-
-// triggerWatch counts the trigger's DescribeExecution answers from now on.
-type triggerWatch struct {
-	e         *env
-	line      int
-	mu        sync.Mutex
-	describes map[int]int
-}
-
-func watchTrigger(e *env) *triggerWatch {
-	w := &triggerWatch{e: e, describes: map[int]int{}}
-	e.onCall(func(c *awsproto.Call, status int) {
-		if c.Principal != nil && c.Principal.Name == "TriggerFunction" && c.Op == "DescribeExecution" {
-			w.mu.Lock()
-			w.describes[status]++
-			w.mu.Unlock()
-		}
-	})
-	w.line = len(strings.Split(e.logs.String(), "\n"))
-	return w
-}
-
-// report returns what happened since the last report (or the watch began).
-func (w *triggerWatch) report(cluster string) triggerReport {
-	r := triggerReport{holders: map[string]int{}, holderStatuses: map[string]int{}, startedEvents: map[string]int{}}
-	w.mu.Lock()
-	r.describes, w.describes = w.describes, map[int]int{}
-	w.mu.Unlock()
-	lines := strings.Split(w.e.logs.String(), "\n")
-	from := min(w.line, len(lines)) - 1
-	w.line = len(lines)
-	for _, line := range lines[max(from, 0):] {
-		var m map[string]any
-		if json.Unmarshal([]byte(line), &m) != nil || m["function"] != "trigger" || m["cluster"] != cluster {
-			continue
-		}
-		msg, _ := m["msg"].(string)
-		switch {
-		case msg == "started execution":
-			r.started++
-			id, _ := m["eventId"].(string)
-			r.startedEvents[id]++
-		case msg == "execution already started by an earlier delivery of this event":
-			r.found++
-		case strings.Contains(msg, "already in progress; not starting another"):
-			r.inProgress++
-			h, _ := m["holder"].(string)
-			s, _ := m["holderStatus"].(string)
-			r.holders[h]++
-			r.holderStatuses[s]++
-		case strings.HasPrefix(msg, "event already processed"):
-			r.processed++
-		case msg == "took over a stale lock":
-			r.tookOver++
-		case strings.Contains(msg, "superseded this registration"):
-			r.superseded++
-		case msg == "stopped the registration in progress":
-			r.deregStopped++
-		case strings.HasPrefix(msg, "took the lock over from a registration that had not started"):
-			r.deregSuperseded++
-		}
-	}
-	return r
-}
-
 // deliver sends fresh "Register Cluster" events through EventBridge and
 // redeliveries of envelope straight to the trigger (Lambda's at-least-once
 // asynchronous delivery), all at the current virtual instant, and waits
 // until every trigger run they cause has ended. The caller holds the clock.
 func deliver(t *testing.T, e *env, cluster string, fresh int, envelope []byte, redeliveries int) {
 	t.Helper()
-	trig, _ := e.c.Template.Function("TriggerFunction")
-	before := len(e.triggerInvocations(trig.FunctionName))
-	eb := eventbridge.NewFromConfig(e.c.ConfigFor("operator"))
-	lc := lambda.NewFromConfig(e.c.ConfigFor("admin"))
-	detail, _ := json.Marshal(map[string]any{"clusterName": cluster, "provider": "OTHER"})
-	var wg sync.WaitGroup
-	errs := make(chan error, fresh+redeliveries)
-	for i := range fresh + redeliveries {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if i < fresh {
-				out, err := eb.PutEvents(e.ctx(), &eventbridge.PutEventsInput{Entries: []ebtypes.PutEventsRequestEntry{{
-					Source: aws.String("eks-connector-registrar"), DetailType: aws.String("Register Cluster"), Detail: aws.String(string(detail)),
-				}}})
-				if err == nil && out.FailedEntryCount != 0 {
-					err = fmt.Errorf("PutEvents refused the entry: %s", aws.ToString(out.Entries[0].ErrorMessage))
-				}
-				if err != nil {
-					errs <- err
-				}
-				return
-			}
-			out, err := lc.Invoke(e.ctx(), &lambda.InvokeInput{FunctionName: aws.String(trig.FunctionName),
-				InvocationType: lambdatypes.InvocationTypeEvent, Payload: envelope})
-			if err == nil && out.StatusCode != 202 {
-				err = fmt.Errorf("Invoke answered %d, want 202", out.StatusCode)
-			}
-			if err != nil {
-				errs <- err
-			}
-		}()
+	var ds []delivery
+	for range fresh {
+		ds = append(ds, registerDelivery(cluster, "OTHER"))
 	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Fatal(err)
+	for range redeliveries {
+		ds = append(ds, delivery{envelope: envelope})
 	}
-	e.waitFor(fmt.Sprintf("%d trigger runs", fresh+redeliveries), func() bool {
-		return len(e.triggerInvocations(trig.FunctionName)) >= before+fresh+redeliveries
-	})
+	deliverAtOnce(t, e, ds)
 }
 
 // registerEnvelope is a "Register Cluster" event as EventBridge delivers it
@@ -286,7 +169,7 @@ func TestDuplicateTriggersRegisterOnceUnderReadLag(t *testing.T) {
 				EventID string `json:"eventId"`
 			}
 			_ = json.Unmarshal([]byte(ex.Input), &in)
-			for i, r := range []triggerReport{first, second} {
+			for i, r := range []triggerTally{first, second} {
 				if r.started+r.found+r.inProgress != 25 {
 					t.Errorf("wave %d: %s; want 25 outcomes", i+1, r)
 				}

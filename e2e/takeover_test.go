@@ -1,18 +1,14 @@
 package e2e
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
-	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 
@@ -69,18 +65,7 @@ func TestBurstTakesOverALockWhoseHolderEnded(t *testing.T) {
 	if b.staleHolders[0] != dereg.Arn {
 		t.Errorf("took over %v, want the ended deregistration %s", b.staleHolders, dereg.Arn)
 	}
-	ex := e.waitExecution("Registration", 1)
-	mustStatus(t, ex, "SUCCEEDED")
-	e.settle()
-	if n := len(e.executions("Registration")); n != 1 {
-		t.Errorf("%d registration executions, want 1", n)
-	}
-	if n := e.c.EKS.RegisterCalls(); n != 1 {
-		t.Errorf("%d RegisterCluster calls, want 1", n)
-	}
-	if n := e.c.Lambda.Errors() - errorsBefore; n != 0 {
-		t.Errorf("%d Lambda errors after the burst, want 0", n)
-	}
+	assertRegisteredOnce(t, e, errorsBefore)
 	assertOnlyRecordLeft(t, e, cluster)
 	t.Logf("%s: %s; 1 execution, %d RegisterCluster call; %s real time",
 		cluster, b, e.c.EKS.RegisterCalls(), time.Since(began).Round(time.Millisecond))
@@ -127,18 +112,7 @@ func TestBurstTakesOverALockWhoseHolderNeverStarted(t *testing.T) {
 	if late.started != 1 || late.inProgress != burstSize-1 || late.tookOver != 1 || late.staleHolders[0] != dead {
 		t.Fatalf("past the grace: %s; want 1 started after taking over %s, %d AlreadyInProgress", late, dead, burstSize-1)
 	}
-	ex := e.waitExecution("Registration", 1)
-	mustStatus(t, ex, "SUCCEEDED")
-	e.settle()
-	if n := len(e.executions("Registration")); n != 1 {
-		t.Errorf("%d registration executions, want 1", n)
-	}
-	if n := e.c.EKS.RegisterCalls(); n != 1 {
-		t.Errorf("%d RegisterCluster calls, want 1", n)
-	}
-	if n := e.c.Lambda.Errors() - errorsBefore; n != 0 {
-		t.Errorf("%d Lambda errors in the bursts, want 0", n)
-	}
+	assertRegisteredOnce(t, e, errorsBefore)
 	assertOnlyRecordLeft(t, e, cluster)
 	t.Logf("%s: within grace %s; past grace %s; 1 execution, 1 RegisterCluster call; %s real time",
 		cluster, early, late, time.Since(began).Round(time.Millisecond))
@@ -155,12 +129,9 @@ func TestBurstRecoversATakeoverWhoseWinnerDied(t *testing.T) {
 	began := time.Now()
 	e := start(t, localcloud.Options{Agent: agent.Config{Mode: agent.Connects, Delay: 3 * time.Minute}})
 	const cluster = "stale-03"
-	regSM := stateMachineArn(t, e, "RegistrationStateMachine")
 
 	// A lock whose holder never started, past the grace.
-	stale := trigger.ExecutionArn(regSM, "register-"+cluster+"-neverstarted")
-	writeParam(t, e, lockParams.Lock(cluster), stale)
-	e.c.Virtual.Advance(lock.DefaultGrace + time.Minute)
+	stale := staleLock(t, e, cluster)
 
 	// The next event's trigger creates the takeover marker; from then on
 	// every call of the trigger kills it, so it dies before overwriting the
@@ -197,19 +168,8 @@ func TestBurstRecoversATakeoverWhoseWinnerDied(t *testing.T) {
 	if late.started != 1 || late.inProgress != burstSize-1 || late.tookOver != 1 || late.staleHolders[0] != stale {
 		t.Fatalf("past the marker's grace: %s; want 1 started after taking over %s, %d AlreadyInProgress", late, stale, burstSize-1)
 	}
-	ex := e.waitExecution("Registration", 1)
-	mustStatus(t, ex, "SUCCEEDED")
-	e.settle()
+	assertRegisteredOnce(t, e, errorsBefore)
 	chained := lockParams.Takeover(cluster, lock.HolderID(winner))
-	if n := len(e.executions("Registration")); n != 1 {
-		t.Errorf("%d registration executions, want 1", n)
-	}
-	if n := e.c.EKS.RegisterCalls(); n != 1 {
-		t.Errorf("%d RegisterCluster calls, want 1", n)
-	}
-	if n := e.c.Lambda.Errors() - errorsBefore; n != 0 {
-		t.Errorf("%d Lambda errors in the bursts, want 0", n)
-	}
 	for _, m := range []string{marker, chained} {
 		if _, _, ok := e.c.SSM.Parameter(m); ok {
 			t.Errorf("takeover marker %s is left", m)
@@ -241,10 +201,7 @@ func TestDeregistrationAndRegistrationsRaceForAStaleLock(t *testing.T) {
 	began := time.Now()
 	e := start(t, localcloud.Options{Agent: agent.Config{Mode: agent.Connects, Delay: 3 * time.Minute}})
 	const cluster = "stale-04"
-	regSM := stateMachineArn(t, e, "RegistrationStateMachine")
-	stale := trigger.ExecutionArn(regSM, "register-"+cluster+"-neverstarted")
-	writeParam(t, e, lockParams.Lock(cluster), stale)
-	e.c.Virtual.Advance(lock.DefaultGrace + time.Minute)
+	staleLock(t, e, cluster)
 
 	b := burst(t, e, cluster, burstSize, true)
 	if b.deregStarted != 1 {
@@ -337,125 +294,62 @@ func TestDeregistrationAndRegistrationsRaceForAStaleLock(t *testing.T) {
 	order := "the deregistration won the stale lock outright"
 	if len(regs) == 1 {
 		order = fmt.Sprintf("registration %s won first and ended %s", regs[0].Name, regs[0].Status())
-	} else if b.superseded > 0 || b.deregTookOverStarting {
+	} else if b.superseded > 0 || b.deregSuperseded > 0 {
 		order = "a registration won first and was superseded before it started"
 	}
 	t.Logf("%s: %s; %s; %d registration executions, %d RegisterCluster calls; %s real time",
 		cluster, b, order, len(regs), e.c.EKS.RegisterCalls(), time.Since(began).Round(time.Millisecond))
 }
 
-// burstResult is what the trigger invocations of one burst reported.
-type burstResult struct {
-	started, inProgress, superseded, tookOver, deregStarted int
-	deregTookOverStarting                                   bool
-	staleHolders                                            []string
-	holders, holderStatuses                                 map[string]int
-	triggerCalls                                            map[string]int // "service:Op" → calls by the trigger
-}
-
-func (b burstResult) String() string {
-	return fmt.Sprintf("%d started (%d after taking over), %d AlreadyInProgress (holder status %v), %d superseded, deregistration started %d; trigger calls %v",
-		b.started, b.tookOver, b.inProgress, b.holderStatuses, b.superseded, b.deregStarted, b.triggerCalls)
-}
-
 // burst puts n "Register Cluster" events for cluster (and, with dereg, one
 // "Deregister Cluster") through PutEvents at one virtual instant, waits until
 // every trigger invocation they cause has ended, and reads the outcomes from
 // the trigger's log.
-func burst(t *testing.T, e *env, cluster string, n int, dereg bool) burstResult {
+func burst(t *testing.T, e *env, cluster string, n int, dereg bool) triggerTally {
 	t.Helper()
-	trig, _ := e.c.Template.Function("TriggerFunction")
-	linesBefore := len(strings.Split(e.logs.String(), "\n"))
-	invBefore := len(e.triggerInvocations(trig.FunctionName))
-	var mu sync.Mutex
-	calls := map[string]int{}
-	counting := true
-	e.onCall(func(c *awsproto.Call, _ int) {
-		if c.Principal != nil && c.Principal.Name == "TriggerFunction" {
-			mu.Lock()
-			if counting {
-				calls[c.Service+":"+c.Op]++
-			}
-			mu.Unlock()
+	w := watchTrigger(e)
+	var ds []delivery
+	for i := range n {
+		if dereg && i == n/2 {
+			ds = append(ds, delivery{detailType: "Deregister Cluster", detail: map[string]any{"clusterName": cluster, "reason": "race"}})
 		}
-	})
-	eb := eventbridge.NewFromConfig(e.c.ConfigFor("operator"))
-	total := n
-	if dereg {
-		total++
+		ds = append(ds, registerDelivery(cluster, "OTHER"))
 	}
 	release := e.freeze()
-	var wg sync.WaitGroup
-	errs := make(chan error, total)
-	for i := range total {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			dt, detail := "Register Cluster", map[string]any{"clusterName": cluster, "provider": "OTHER"}
-			if dereg && i == n/2 {
-				dt, detail = "Deregister Cluster", map[string]any{"clusterName": cluster, "reason": "race"}
-			}
-			body, _ := json.Marshal(detail)
-			out, err := eb.PutEvents(e.ctx(), &eventbridge.PutEventsInput{Entries: []ebtypes.PutEventsRequestEntry{{
-				Source: aws.String("eks-connector-registrar"), DetailType: aws.String(dt), Detail: aws.String(string(body)),
-			}}})
-			if err == nil && out.FailedEntryCount != 0 {
-				err = fmt.Errorf("PutEvents refused the entry: %s", aws.ToString(out.Entries[0].ErrorMessage))
-			}
-			if err != nil {
-				errs <- err
-			}
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		release()
-		t.Fatal(err)
-	}
-	e.waitFor(fmt.Sprintf("%d trigger invocations", total), func() bool {
-		return len(e.triggerInvocations(trig.FunctionName)) >= invBefore+total
-	})
+	defer release()
+	deliverAtOnce(t, e, ds)
 	e.c.Lambda.WaitAsync()
 	release()
+	return w.report(cluster)
+}
 
-	r := burstResult{holders: map[string]int{}, holderStatuses: map[string]int{}}
-	mu.Lock()
-	r.triggerCalls, counting = calls, false
-	mu.Unlock()
-	lines := strings.Split(e.logs.String(), "\n")
-	for _, line := range lines[min(linesBefore, len(lines))-1:] {
-		var m map[string]any
-		if json.Unmarshal([]byte(line), &m) != nil || m["function"] != "trigger" || m["cluster"] != cluster {
-			continue
-		}
-		msg, _ := m["msg"].(string)
-		isDereg := m["detailType"] == "Deregister Cluster"
-		switch {
-		case msg == "started execution" && isDereg:
-			r.deregStarted++
-		case msg == "started execution":
-			r.started++
-		case strings.Contains(msg, "already in progress; not starting another"), msg == "another execution took the lock first":
-			r.inProgress++
-			h, _ := m["holder"].(string)
-			s, _ := m["holderStatus"].(string)
-			r.holders[h]++
-			r.holderStatuses[s]++
-		case strings.Contains(msg, "superseded this registration"):
-			r.superseded++
-		case msg == "took over a stale lock":
-			r.tookOver++
-			h, _ := m["staleHolder"].(string)
-			r.staleHolders = append(r.staleHolders, h)
-		case strings.HasPrefix(msg, "took the lock over from a registration"):
-			r.deregTookOverStarting = true
-		}
+// staleLock makes cluster's lock name a registration that never started,
+// past the grace, and returns that registration's ARN.
+func staleLock(t *testing.T, e *env, cluster string) string {
+	t.Helper()
+	stale := trigger.ExecutionArn(stateMachineArn(t, e, "RegistrationStateMachine"), "register-"+cluster+"-neverstarted")
+	writeParam(t, e, lockParams.Lock(cluster), stale)
+	e.c.Virtual.Advance(lock.DefaultGrace + time.Minute)
+	return stale
+}
+
+// assertRegisteredOnce waits for the registration a burst started to
+// succeed, lets the cloud settle, and checks that it was the only
+// registration, that it called RegisterCluster once, and that no Lambda
+// invocation failed since errorsBefore.
+func assertRegisteredOnce(t *testing.T, e *env, errorsBefore int) {
+	t.Helper()
+	mustStatus(t, e.waitExecution("Registration", 1), "SUCCEEDED")
+	e.settle()
+	if n := len(e.executions("Registration")); n != 1 {
+		t.Errorf("%d registration executions, want 1", n)
 	}
-	if len(r.staleHolders) == 0 {
-		r.staleHolders = []string{""}
+	if n := e.c.EKS.RegisterCalls(); n != 1 {
+		t.Errorf("%d RegisterCluster calls, want 1", n)
 	}
-	return r
+	if n := e.c.Lambda.Errors() - errorsBefore; n != 0 {
+		t.Errorf("%d Lambda errors in the bursts, want 0", n)
+	}
 }
 
 func lockValue(e *env, cluster string) (holder string, modified time.Time) {
