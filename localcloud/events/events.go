@@ -260,12 +260,25 @@ func notFound(format string, args ...any) *awsproto.Error {
 	return awsproto.Errorf(400, "ResourceNotFoundException", format, args...)
 }
 
+// IsStateMachineArn reports whether arn names a Step Functions state
+// machine (arn:<partition>:states:<region>:<account>:stateMachine:<name>).
+func IsStateMachineArn(arn string) bool {
+	parts := strings.SplitN(arn, ":", 7)
+	return len(parts) == 7 && parts[0] == "arn" && parts[2] == "states" && parts[5] == "stateMachine"
+}
+
 func validateTarget(t *Target) *awsproto.Error {
 	if !nameRE.MatchString(t.ID) {
 		return validation("1 validation error detected: Value '%s' at 'targets.1.member.id' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\.\\-_A-Za-z0-9]+", t.ID)
 	}
 	if t.Arn == "" {
 		return validation("1 validation error detected: Value null at 'targets.1.member.arn' failed to satisfy constraint: Member must not be null")
+	}
+	// EventBridge starts a state machine's execution with the target's
+	// role; PutTargets (and PutRule's Go form) refuses such a target
+	// without one, the whole request failing (not a FailedEntries entry).
+	if t.RoleArn == "" && IsStateMachineArn(t.Arn) {
+		return validation("RoleArn is required for target %s.", t.Arn)
 	}
 	n := 0
 	for _, set := range []bool{t.Input != "", t.InputPath != "", t.InputTransformer != nil} {

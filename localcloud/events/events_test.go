@@ -154,6 +154,7 @@ func TestRuleDeliveryRetryAndDLQ(t *testing.T) {
 	e.disp.failFirst = 2
 	_, err := e.store.PutRule(events.Rule{Name: "on-registered", Pattern: json.RawMessage(`{"source":["app.registrar"],"detail-type":["ClusterRegistered"]}`),
 		Targets: []events.Target{{ID: "sfn", Arn: "arn:aws:states:us-east-1:123456789012:stateMachine:Watch", InputPath: "$.detail",
+			RoleArn:     "arn:aws:iam::123456789012:role/watch-starter",
 			RetryPolicy: &events.RetryPolicy{MaximumRetryAttempts: 3}, DeadLetterArn: "arn:aws:sqs:us-east-1:123456789012:dlq"}}})
 	if err != nil {
 		t.Fatal(err)
