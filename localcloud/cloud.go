@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"sort"
 	"strings"
 	"time"
 	"unicode"
@@ -108,7 +109,12 @@ type Cloud struct {
 
 	server     *http.Server
 	principals map[string]*awsproto.Principal
-	closers    []func() // run by Close (the RIE processes)
+	// enforce is false with DisablePolicies; templateRoles are the
+	// template's roles (Template.Roles) by ARN, as principals whose
+	// policies the engine holds under their logical id.
+	enforce       bool
+	templateRoles map[string]*awsproto.Principal
+	closers       []func() // run by Close (the RIE processes)
 }
 
 const (
@@ -127,7 +133,8 @@ func Start(o Options) (*Cloud, error) {
 	if o.Addr == "" {
 		o.Addr = "127.0.0.1:0"
 	}
-	c := &Cloud{Region: o.Region, Account: o.Account, principals: map[string]*awsproto.Principal{}}
+	c := &Cloud{Region: o.Region, Account: o.Account, principals: map[string]*awsproto.Principal{},
+		enforce: !o.DisablePolicies, templateRoles: map[string]*awsproto.Principal{}}
 	if o.RealTime {
 		c.Clock = clock.Real{}
 	} else {
@@ -387,10 +394,24 @@ func (c *Cloud) deploy(o Options) error {
 			return fmt.Errorf("state machine %s: %s", sm.LogicalID, e.Message)
 		}
 	}
+	// Roles other services assume (EventBridge, for a state machine target).
+	for _, r := range tpl.Roles {
+		var ps []policy.Policy
+		for _, ip := range r.Policies {
+			p, err := policy.ParseDocument(ip.Document)
+			if err != nil {
+				return fmt.Errorf("role %s: policy %s: %w", r.LogicalID, ip.Name, err)
+			}
+			p.Name = ip.Name
+			ps = append(ps, p)
+		}
+		c.Policies.SetPolicies(r.LogicalID, ps)
+		c.templateRoles[r.Arn] = &awsproto.Principal{Name: r.LogicalID, ARN: r.Arn}
+	}
 	for _, r := range tpl.Rules {
 		rule := events.Rule{Name: r.Name, BusName: r.BusName, Pattern: json.RawMessage(r.Pattern), State: "ENABLED"}
 		for _, t := range r.Targets {
-			et := events.Target{ID: t.ID, Arn: t.Arn, InputPath: t.InputPath, DeadLetterArn: t.DeadLetterArn}
+			et := events.Target{ID: t.ID, Arn: t.Arn, RoleArn: t.RoleArn, Input: t.Input, InputPath: t.InputPath, DeadLetterArn: t.DeadLetterArn}
 			if t.InputTransformer != nil {
 				et.InputTransformer = &events.InputTransformer{InputPathsMap: t.InputTransformer.InputPathsMap, InputTemplate: t.InputTransformer.InputTemplate}
 			}
@@ -436,7 +457,7 @@ func (c *Cloud) setPolicies(principal string, docs [][]byte, sam ...[]byte) erro
 // dispatcher delivers EventBridge targets: a Lambda function is invoked
 // asynchronously (EventBridge's delivery succeeds once Lambda accepts the
 // event; the function's own retries and on-failure destination apply after),
-// a state machine gets StartExecution.
+// a state machine gets StartExecution, made with the target's role.
 type dispatcher struct{ c *Cloud }
 
 func (d dispatcher) Deliver(ctx context.Context, t events.Target, input []byte) error {
@@ -459,7 +480,13 @@ func (d dispatcher) Deliver(ctx context.Context, t events.Target, input []byte) 
 			return de
 		}
 		return nil
-	case strings.Contains(t.Arn, ":states:"):
+	case events.IsStateMachineArn(t.Arn):
+		// EventBridge assumes the target's role and calls StartExecution
+		// with it: a role it cannot assume, or whose policies do not allow
+		// the call, is a permission error, which EventBridge does not retry.
+		if err := d.c.authorizeTargetRole(t.RoleArn, "states:StartExecution", t.Arn); err != nil {
+			return err
+		}
 		_, e := d.c.SFN.StartExecution(t.Arn, "", string(input))
 		if e != nil {
 			return errors.New(e.Error())
@@ -467,4 +494,60 @@ func (d dispatcher) Deliver(ctx context.Context, t events.Target, input []byte) 
 		return nil
 	}
 	return fmt.Errorf("the local cloud cannot deliver to target %s", t.Arn)
+}
+
+// authorizeTargetRole decides whether EventBridge, assuming roleArn, may
+// perform action on resource: the role must be one the local cloud knows (a
+// role of the template, or one created through IAM that trusts
+// events.amazonaws.com) and its inline policies must allow the action. The
+// check is recorded like any other (under the role's logical id, or an IAM
+// role's name). A refusal is a NO_PERMISSIONS delivery error.
+func (c *Cloud) authorizeTargetRole(roleArn, action, resource string) error {
+	if !c.enforce {
+		return nil
+	}
+	p, ok := c.templateRoles[roleArn]
+	if !ok {
+		p, ok = c.iamRole(roleArn)
+	}
+	if !ok {
+		return &events.DeliveryError{Code: "NO_PERMISSIONS", NoRetry: true,
+			Message: fmt.Sprintf("EventBridge could not assume the role %s to call %s.", roleArn, action)}
+	}
+	if err := awsproto.Authorize(c.Policies, "AccessDeniedException", p, action, resource, nil); err != nil {
+		de := &events.DeliveryError{Code: "NO_PERMISSIONS", Message: err.Error(), NoRetry: true}
+		var denied *awsproto.DeniedError
+		if errors.As(err, &denied) {
+			de.Message, de.Why = denied.Err.Message, denied.Why
+		}
+		return de
+	}
+	return nil
+}
+
+// iamRole is a role created through the IAM API that EventBridge may
+// assume, as a principal whose inline policies the engine now holds under
+// the role's name. Attached managed policies are not evaluated.
+func (c *Cloud) iamRole(roleArn string) (*awsproto.Principal, bool) {
+	name := roleArn[strings.LastIndex(roleArn, "/")+1:]
+	snap, ok := c.IAM.Role(name)
+	if !ok || snap.ARN != roleArn || !c.IAM.AssumableBy(roleArn, events.Principal, 0) {
+		return nil, false
+	}
+	names := make([]string, 0, len(snap.InlinePolicies))
+	for n := range snap.InlinePolicies {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var ps []policy.Policy
+	for _, n := range names {
+		p, err := policy.ParseDocument([]byte(snap.InlinePolicies[n]))
+		if err != nil {
+			continue // IAM refused it when it was put; nothing to allow
+		}
+		p.Name = n
+		ps = append(ps, p)
+	}
+	c.Policies.SetPolicies(snap.Name, ps)
+	return &awsproto.Principal{Name: snap.Name, ARN: snap.ARN}, true
 }

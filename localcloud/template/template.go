@@ -58,7 +58,31 @@ type Template struct {
 	// Permissions are the AWS::Lambda::Permission resources and the ones SAM
 	// creates for every EventBridgeRule event of a function.
 	Permissions []Permission
-	Outputs     map[string]string
+	// Roles are the AWS::IAM::Role resources and the roles SAM creates for
+	// a state machine's EventBridgeRule events, which EventBridge assumes to
+	// start an execution. The roles SAM creates for functions and state
+	// machines themselves are not listed (their policies are the Function's
+	// and StateMachine's).
+	Roles   []Role
+	Outputs map[string]string
+}
+
+// Role is an IAM role of the template with its inline policies.
+type Role struct {
+	// LogicalID is "<StateMachine><Event>Role" for a SAM event role.
+	LogicalID, Name, Arn string
+	// TrustPolicy is AssumeRolePolicyDocument as JSON; nil if absent.
+	TrustPolicy []byte
+	// Policies are the inline policies (Policies), in template order. SAM's
+	// event role has one, "<LogicalID>StartExecutionPolicy", allowing
+	// states:StartExecution on its state machine.
+	Policies []InlinePolicy
+}
+
+// InlinePolicy is one of a role's inline policies.
+type InlinePolicy struct {
+	Name     string
+	Document []byte // JSON
 }
 
 // QueuePolicy is a queue policy: the same document on each of its queues.
@@ -389,6 +413,8 @@ func (l *loader) run(doc *document) error {
 			err = l.queue(r)
 		case r.typ == typeRule && !r.generated:
 			err = l.eventsRule(r)
+		case r.typ == typeRole && !r.generated:
+			err = l.iamRole(r)
 		}
 		if err != nil {
 			return err
@@ -1215,11 +1241,9 @@ func (l *loader) samRules(r *resource, targetArn, targetSuffix string) error {
 		}
 		t := Target{ID: id, Arn: targetArn}
 		if r.typ == typeStateMachine {
-			v, err := l.attribute(l.res[ev.ruleID+"Role"], "Arn", ev.path)
-			if err != nil {
+			if t.RoleArn, err = l.samEventRole(ev.ruleID+"Role", targetArn, ev.path); err != nil {
 				return err
 			}
-			t.RoleArn = v.(string)
 		}
 		if err := l.targetCommon(props, ev.path, &t); err != nil {
 			return err
@@ -1405,6 +1429,87 @@ func (l *loader) eventsRule(r *resource) error {
 		rule.Targets = append(rule.Targets, t)
 	}
 	l.out.Rules = append(l.out.Rules, rule)
+	return nil
+}
+
+// samEventRole records the role SAM creates for a state machine's
+// EventBridgeRule event (trusting events.amazonaws.com, with an inline
+// policy allowing states:StartExecution on the state machine) and returns
+// its ARN.
+func (l *loader) samEventRole(id, smArn, path string) (string, error) {
+	rr := l.res[id]
+	v, err := l.attribute(rr, "Arn", path)
+	if err != nil {
+		return "", err
+	}
+	name, err := l.physicalName(rr)
+	if err != nil {
+		return "", err
+	}
+	trust, err := toJSON(map[string]any{"Version": "2012-10-17", "Statement": []any{map[string]any{
+		"Effect": "Allow", "Action": []any{"sts:AssumeRole"}, "Principal": map[string]any{"Service": []any{"events.amazonaws.com"}}}}})
+	if err != nil {
+		return "", err
+	}
+	doc, err := toJSON(map[string]any{"Version": "2012-10-17", "Statement": []any{map[string]any{
+		"Effect": "Allow", "Action": "states:StartExecution", "Resource": smArn}}})
+	if err != nil {
+		return "", err
+	}
+	l.out.Roles = append(l.out.Roles, Role{LogicalID: id, Name: name, Arn: v.(string), TrustPolicy: trust,
+		Policies: []InlinePolicy{{Name: id + "StartExecutionPolicy", Document: doc}}})
+	return v.(string), nil
+}
+
+// iamRole reads an AWS::IAM::Role's trust policy and inline policies (the
+// other properties are not modelled and not checked).
+func (l *loader) iamRole(r *resource) error {
+	p := r.path() + ".Properties"
+	props := l.resolved[r.id]
+	name, err := l.physicalName(r)
+	if err != nil {
+		return err
+	}
+	v, err := l.attribute(r, "Arn", p)
+	if err != nil {
+		return err
+	}
+	role := Role{LogicalID: r.id, Name: name, Arn: v.(string)}
+	if tp, err := getMap(props, "AssumeRolePolicyDocument", p); err != nil {
+		return err
+	} else if tp != nil {
+		if role.TrustPolicy, err = toJSON(tp); err != nil {
+			return fmt.Errorf("%s.AssumeRolePolicyDocument: %v", p, err)
+		}
+	}
+	list, _ := props["Policies"].([]any)
+	if v, ok := props["Policies"]; ok && list == nil {
+		return fmt.Errorf("%s.Policies: expected a list, got %s", p, describe(v))
+	}
+	for i, it := range list {
+		ip := fmt.Sprintf("%s.Policies[%d]", p, i)
+		m, ok := it.(map[string]any)
+		if !ok {
+			return fmt.Errorf("%s: expected a mapping, got %s", ip, describe(it))
+		}
+		pn, err := getString(m, "PolicyName", ip)
+		if err != nil {
+			return err
+		}
+		doc, err := getMap(m, "PolicyDocument", ip)
+		if err != nil {
+			return err
+		}
+		if pn == "" || doc == nil {
+			return fmt.Errorf("%s: PolicyName and PolicyDocument are required", ip)
+		}
+		b, err := toJSON(doc)
+		if err != nil {
+			return fmt.Errorf("%s.PolicyDocument: %v", ip, err)
+		}
+		role.Policies = append(role.Policies, InlinePolicy{Name: pn, Document: b})
+	}
+	l.out.Roles = append(l.out.Roles, role)
 	return nil
 }
 
