@@ -379,6 +379,7 @@ func (e *Execution) event(fl *flow, typ, key string, details map[string]any) boo
 		e.mu.Unlock()
 		e.cancelCtx(e.cancel)
 		e.notify(ev)
+		close(e.done)
 		return false
 	}
 	ev := e.newEventLocked(fl, typ, key, details)
@@ -393,12 +394,14 @@ func (e *Execution) notify(ev HistoryEvent) {
 	}
 }
 
+// endLocked records the ending; the caller closes done once it has told
+// OnEvent, so that whoever waits on Done sees what the ending caused (the
+// status-change event, for the local cloud).
 func (e *Execution) endLocked(st Status, errName, cause string, out json.RawMessage) {
 	e.status = st
 	e.stopTime = e.clk.Now()
 	e.errName, e.cause = errName, cause
 	e.output = out
-	close(e.done)
 }
 
 // finish ends the execution once; later calls do nothing.
@@ -429,6 +432,7 @@ func (e *Execution) finish(fl *flow, st Status, typ, key, errName, cause string,
 	e.mu.Unlock()
 	e.cancelCtx(e.cancel)
 	e.notify(ev)
+	close(e.done)
 }
 
 func (e *Execution) contextObj(st *state, entered time.Time, retry int, item map[string]any) map[string]any {
