@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
@@ -278,4 +279,32 @@ func TestUnknownCredentialsDeny(t *testing.T) {
 func fnName(c *localcloud.Cloud, logicalID string) string {
 	f, _ := c.Template.Function(logicalID)
 	return f.FunctionName
+}
+
+// serve -sfn-read-lag makes Step Functions' reads lag by that much: right
+// after StartExecution, DescribeExecution does not see the execution yet.
+func TestServeReadLag(t *testing.T) {
+	if _, err := parseServe([]string{"-sfn-read-lag", "-1s"}, io.Discard); err == nil {
+		t.Error("a negative -sfn-read-lag was accepted")
+	}
+	c := startServed(t, "-sfn-read-lag", "1m")
+	cli := sfn.NewFromConfig(c.ConfigFor("admin"))
+	var smArn string
+	for _, sm := range c.Template.StateMachines {
+		if sm.LogicalID == "DeregistrationStateMachine" {
+			smArn = sm.Arn
+		}
+	}
+	release := c.Virtual.Busy() // hold virtual time: the execution stays within the lag
+	defer release()
+	out, err := cli.StartExecution(context.Background(), &sfn.StartExecutionInput{StateMachineArn: aws.String(smArn),
+		Input: aws.String(`{"clusterName":"lag-01"}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = cli.DescribeExecution(context.Background(), &sfn.DescribeExecutionInput{ExecutionArn: out.ExecutionArn})
+	var missing *sfntypes.ExecutionDoesNotExist
+	if !errors.As(err, &missing) {
+		t.Fatalf("DescribeExecution right after the start: %v, want ExecutionDoesNotExist within the lag", err)
+	}
 }

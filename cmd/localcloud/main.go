@@ -81,12 +81,16 @@ func parseServe(args []string, stderr io.Writer) (serveConfig, error) {
 	mode := fs.String("agent", string(agent.Connects), "simulated agent mode")
 	delay := fs.Duration("agent-delay", 7*time.Minute, "time from Activation Ready to the agent installing")
 	faultFile := fs.String("faults", "", "a JSON file of faults to inject: [{\"Service\":\"eks\",\"Op\":\"RegisterCluster\",\"FirstN\":2,\"Code\":\"ThrottlingException\",\"Status\":400,\"RetryAfterMillis\":500}, …]")
+	readLag := fs.Duration("sfn-read-lag", 0, "how far Step Functions' DescribeExecution and ListExecutions lag behind (AWS documents them as eventually consistent); 0: live")
 	unknown := fs.String("unknown-credentials", "admin", "a request signed with an access key id the cloud does not know (localcloud keys lists those it does) is treated as `admin|deny`: "+
 		"an administrator, whom no policy limits, or refused as AWS refuses an unknown key (InvalidClientTokenId, UnrecognizedClientException)")
 	if err := fs.Parse(args); err != nil {
 		return serveConfig{}, err
 	}
-	cfg := serveConfig{Options: localcloud.Options{Addr: *addr, RealTime: !*virtual,
+	if *readLag < 0 {
+		return serveConfig{}, fmt.Errorf("-sfn-read-lag %s: must not be negative", *readLag)
+	}
+	cfg := serveConfig{Options: localcloud.Options{Addr: *addr, RealTime: !*virtual, SFNReadLag: *readLag,
 		Agent: agent.Config{Mode: agent.Mode(*mode), Delay: *delay}}}
 	switch *unknown {
 	case "admin":
