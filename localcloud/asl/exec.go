@@ -1070,15 +1070,7 @@ func (e *Execution) runParallel(ctx context.Context, st *state, input any, fl *f
 		}
 	}
 	fl.last = last
-	if ctx.Err() != nil {
-		return nil, errAborted
-	}
-	if first != nil {
-		e.event(fl, "ParallelStateFailed", "", nil)
-		return nil, first
-	}
-	e.event(fl, "ParallelStateSucceeded", "", nil)
-	return results, nil
+	return e.endBranches(ctx, fl, "ParallelState", results, first)
 }
 
 func (e *Execution) runMap(ctx context.Context, st *state, enteredAt time.Time, retry int, eff any, fl *flow) (any, *stateErr) {
@@ -1158,13 +1150,20 @@ func (e *Execution) runMap(ctx context.Context, st *state, enteredAt time.Time, 
 		}
 	}
 	fl.last = last
+	return e.endBranches(ctx, fl, "MapState", results, first)
+}
+
+// endBranches ends a Parallel or Map state (kind "ParallelState" or
+// "MapState") once every branch or iteration has answered: aborted if the
+// execution was, else failed with the first error, else the results.
+func (e *Execution) endBranches(ctx context.Context, fl *flow, kind string, results []any, first *stateErr) (any, *stateErr) {
 	if ctx.Err() != nil {
 		return nil, errAborted
 	}
 	if first != nil {
-		e.event(fl, "MapStateFailed", "", nil)
+		e.event(fl, kind+"Failed", "", nil)
 		return nil, first
 	}
-	e.event(fl, "MapStateSucceeded", "", nil)
+	e.event(fl, kind+"Succeeded", "", nil)
 	return results, nil
 }

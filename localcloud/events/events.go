@@ -7,8 +7,6 @@ package events
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -441,15 +439,6 @@ type EntryResult struct {
 	EventID, ErrorCode, ErrorMessage string
 }
 
-func newID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	h := hex.EncodeToString(b[:])
-	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
-}
-
 func entrySize(e Entry) int {
 	n := len(e.Source) + len(e.DetailType) + len(e.Detail)
 	for _, r := range e.Resources {
@@ -532,7 +521,7 @@ func (s *Store) putEvents(c *awsproto.Call, entries []Entry, fromService bool) (
 		}
 		var detail bytes.Buffer
 		_ = json.Compact(&detail, []byte(e.Detail))
-		ev := Event{Bus: busName, ID: newID(), DetailType: e.DetailType, Source: e.Source, Account: s.cfg.Account,
+		ev := Event{Bus: busName, ID: awsproto.NewUUID(), DetailType: e.DetailType, Source: e.Source, Account: s.cfg.Account,
 			Time: t, Region: s.cfg.Region, Resources: resources, Detail: detail.Bytes()}
 		ev.JSON, _ = json.Marshal(envelope{Version: "0", ID: ev.ID, DetailType: ev.DetailType, Source: ev.Source,
 			Account: ev.Account, Time: t.Format("2006-01-02T15:04:05Z"), Region: ev.Region, Resources: resources, Detail: ev.Detail})

@@ -6,7 +6,6 @@ package sqs
 import (
 	"bytes"
 	"crypto/md5"
-	"crypto/rand"
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/hex"
@@ -247,15 +246,6 @@ func (s *Store) MessageAttributes(queueArn string) []map[string]string {
 	return out
 }
 
-func newID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	h := hex.EncodeToString(b[:])
-	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
-}
-
 func md5Hex(b []byte) string {
 	h := md5.Sum(b)
 	return hex.EncodeToString(h[:])
@@ -297,7 +287,7 @@ func md5OfAttributes(attrs map[string]msgAttr) string {
 
 func (s *Store) sendLocked(q *queue, body string, attrs map[string]msgAttr, delay int) *message {
 	now := s.cfg.Clock.Now()
-	m := &message{id: newID(), body: body, md5Body: md5Hex([]byte(body)), md5Attrs: md5OfAttributes(attrs), attrs: attrs,
+	m := &message{id: awsproto.NewUUID(), body: body, md5Body: md5Hex([]byte(body)), md5Attrs: md5OfAttributes(attrs), attrs: attrs,
 		sent: now, visibleAt: now.Add(time.Duration(delay) * time.Second)}
 	q.msgs = append(q.msgs, m)
 	return m
@@ -622,7 +612,7 @@ func (s *Store) opReceiveMessage(c *awsproto.Call, body []byte) (any, *awsproto.
 				m.firstRecv = now
 			}
 			m.visibleAt = now.Add(time.Duration(vt) * time.Second)
-			m.receipt = base64.StdEncoding.EncodeToString([]byte(q.name + "\x00" + m.id + "\x00" + newID()))
+			m.receipt = base64.StdEncoding.EncodeToString([]byte(q.name + "\x00" + m.id + "\x00" + awsproto.NewUUID()))
 			out := map[string]any{"MessageId": m.id, "ReceiptHandle": m.receipt, "MD5OfBody": m.md5Body, "Body": m.body}
 			if attrs := systemAttrs(m, sysNames, c); len(attrs) > 0 {
 				out["Attributes"] = attrs

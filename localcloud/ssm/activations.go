@@ -43,7 +43,7 @@ func (s *Store) CreateActivation(iamRole, defaultInstanceName, description strin
 	if expiry.IsZero() {
 		expiry = now.Add(24 * time.Hour)
 	}
-	a := &activation{id: newUUID(), code: activationCode(), iamRole: iamRole, defaultInstanceName: defaultInstanceName,
+	a := &activation{id: awsproto.NewUUID(), code: activationCode(), iamRole: iamRole, defaultInstanceName: defaultInstanceName,
 		description: description, limit: registrationLimit, created: now, expiry: expiry.UTC(), tags: map[string]string{}}
 	for k, v := range tags {
 		a.tags[k] = v
@@ -163,15 +163,6 @@ func (s *Store) ActivationIDs() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return sortedKeys(s.activations)
-}
-
-func newUUID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	h := hex.EncodeToString(b[:])
-	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
 }
 
 // Activation codes are 20 characters of the base64 alphabet.
