@@ -57,9 +57,18 @@ build:
 
 # The tests build and run host binaries; vet for the template's GOOS/GOARCH too,
 # so code that compiles only on this host fails here, not in `sam build`.
+#
+# Every test world has one clock, which starts at LOCALCLOUD_START
+# (localcloud/clock): the real now for the whole suite, then ten years ahead
+# and a year back for the packages whose worlds carry dates. A test that
+# passes on one date and fails on another is a defect.
+DATED_PACKAGES := ./internal/lock/... ./internal/trigger/... ./internal/cleanup/... \
+	./localcloud ./e2e/... ./cmd/localcloud/...
 test: tools host-bootstraps
 	GOOS=$(GOOS) GOARCH=$(GOARCH) $(GO) vet ./functions/... ./internal/...
-	$(GO) test ./...
+	LOCALCLOUD_START=now $(GO) test ./...
+	LOCALCLOUD_START=+10y $(GO) test $(DATED_PACKAGES)
+	LOCALCLOUD_START=-1y $(GO) test $(DATED_PACKAGES)
 
 # Every function for this host, with the bootstrap flags, in one go build:
 # the tests that run real bootstraps behind aws-lambda-rie (cmd/localcloud,

@@ -135,7 +135,7 @@ func TestDuplicateTriggersRegisterOnceUnderReadLag(t *testing.T) {
 	for _, lag := range []time.Duration{5 * time.Second, time.Minute} {
 		t.Run(lag.String(), func(t *testing.T) {
 			t.Parallel()
-			e := start(t, localcloud.Options{SFNReadLag: lag, Start: time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC),
+			e := start(t, localcloud.Options{SFNReadLag: lag,
 				Agent: agent.Config{Mode: agent.Connects, Delay: 3 * time.Minute}})
 			x := watchExclusive(e)
 			w := watchTrigger(e)

@@ -37,8 +37,9 @@ import (
 
 // FunctionFactory builds a function's handler for in-process runs. cfg points
 // at the local cloud and is signed as the function's role; getenv reads the
-// function's environment from template.yaml.
-type FunctionFactory func(cfg aws.Config, getenv func(string) string) (lambda.Handler, error)
+// function's environment from template.yaml; now is the cloud's clock, the
+// only clock an in-process handler may read (one clock per world).
+type FunctionFactory func(cfg aws.Config, getenv func(string) string, now func() time.Time) (lambda.Handler, error)
 
 // Options configures a local cloud.
 type Options struct {
@@ -51,7 +52,11 @@ type Options struct {
 	// Addr is the listen address; default 127.0.0.1:0 (a free port).
 	Addr string
 	// RealTime runs on the wall clock (for `serve`); otherwise time is virtual,
-	// starting at Start (default 2026-11-27T09:00:00Z).
+	// starting at Start. A zero Start is clock.Start(): the real current
+	// time, or what LOCALCLOUD_START says (clock.StartEnv), so `make run`
+	// shows today's dates and `make test` can move every test's world in
+	// time. A test that pins Start pins its whole world: the services, the
+	// engine, the agent and every in-process handler read this one clock.
 	RealTime bool
 	Start    time.Time
 	// Functions gives the in-process factory for a function of the template,
@@ -140,7 +145,10 @@ func Start(o Options) (*Cloud, error) {
 	} else {
 		start := o.Start
 		if start.IsZero() {
-			start = time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
+			var err error
+			if start, err = clock.Start(); err != nil {
+				return nil, err
+			}
 		}
 		c.Virtual = clock.NewVirtual(start)
 		c.Clock = c.Virtual
@@ -352,7 +360,7 @@ func (c *Cloud) deploy(o Options) error {
 			pool, err := lambda.NewPool(f.FunctionName, f.Arn, func(sessionToken string) (lambda.Handler, error) {
 				cfg := c.configWithKey(key)
 				cfg.Credentials = credentials.NewStaticCredentialsProvider(key, "local-secret", sessionToken)
-				return factory(cfg, func(k string) string { return env[k] })
+				return factory(cfg, func(k string) string { return env[k] }, c.Clock.Now)
 			})
 			if err != nil {
 				return fmt.Errorf("function %s: building its handler: %w", f.LogicalID, err)

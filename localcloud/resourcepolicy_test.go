@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
@@ -84,7 +85,9 @@ func TestRulesInvokeFunctionsOnlyWithAPermission(t *testing.T) {
 	}
 	var runs atomic.Int32
 	c, err := localcloud.Start(localcloud.Options{Template: tpl, NoAgent: true, Functions: map[string]localcloud.FunctionFactory{
-		"probe": func(aws.Config, func(string) string) (lambda.Handler, error) { return countingHandler{&runs}, nil },
+		"probe": func(aws.Config, func(string) string, func() time.Time) (lambda.Handler, error) {
+			return countingHandler{&runs}, nil
+		},
 	}})
 	if err != nil {
 		t.Fatal(err)

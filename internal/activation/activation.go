@@ -75,7 +75,7 @@ type Checker struct {
 }
 
 // NewHandler is the CheckActivation function's lambdamain.Factory.
-func NewHandler(cfg aws.Config, getenv func(string) string, log *slog.Logger) (lambda.Handler, error) {
+func NewHandler(cfg aws.Config, getenv func(string) string, log *slog.Logger, now func() time.Time) (lambda.Handler, error) {
 	s, err := workflow.LoadSettings(getenv)
 	if err != nil {
 		return nil, err

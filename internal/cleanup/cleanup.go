@@ -8,6 +8,7 @@ import (
 	"context"
 	"log/slog"
 	"slices"
+	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -156,7 +157,7 @@ func newCleaner(cfg aws.Config, getenv func(string) string, log *slog.Logger) (*
 }
 
 // NewCleanupHandler is the Cleanup function's lambdamain.Factory.
-func NewCleanupHandler(cfg aws.Config, getenv func(string) string, log *slog.Logger) (lambda.Handler, error) {
+func NewCleanupHandler(cfg aws.Config, getenv func(string) string, log *slog.Logger, now func() time.Time) (lambda.Handler, error) {
 	c, err := newCleaner(cfg, getenv, log)
 	if err != nil {
 		return nil, err

@@ -20,6 +20,7 @@ import (
 
 	"github.com/platform/eks-connector-registrar/internal/registration"
 	"github.com/platform/eks-connector-registrar/internal/workflow"
+	"github.com/platform/eks-connector-registrar/localcloud/clock"
 )
 
 const (
@@ -124,9 +125,11 @@ func (w *world) cleaner() *Cleaner {
 func js(v any) string { b, _ := json.Marshal(v); return string(b) }
 
 // intentAt is when SSM last modified the intent; clusterCreated is EKS's
-// createdAt of the cluster newWorld holds (a minute after the intent).
+// createdAt of the cluster newWorld holds (a minute after the intent). Both
+// are the test world's time: the real now, or the date LOCALCLOUD_START gives
+// (`make test` runs this package at three dates).
 var (
-	intentAt       = time.Date(2025, 3, 1, 9, 59, 0, 0, time.UTC)
+	intentAt       = clock.MustStart().Add(-time.Minute)
 	clusterCreated = intentAt.Add(time.Minute)
 )
 
@@ -146,7 +149,7 @@ func newWorld(status ekstypes.ClusterStatus, recordID, intentArn string) *world 
 		},
 	}
 	if recordID != "" {
-		w.params[p.Activation(cluster)] = js(registration.Activation{ActivationID: recordID, ClusterArn: "arn:c", Provider: "OTHER", RegisteredAt: time.Date(2025, 3, 1, 10, 0, 0, 0, time.UTC)})
+		w.params[p.Activation(cluster)] = js(registration.Activation{ActivationID: recordID, ClusterArn: "arn:c", Provider: "OTHER", RegisteredAt: clusterCreated})
 	}
 	if intentArn != "" {
 		// writtenAt (the Lambda's clock) says "long before"; only SSM's
@@ -311,7 +314,7 @@ func TestReasonForLambdaFailures(t *testing.T) {
 func TestCompleteDropsTheCodeAndReleasesTheLock(t *testing.T) {
 	w := newWorld(ekstypes.ClusterStatusActive, "act-1", me)
 	c, err := w.cleaner().Complete(context.Background(), CompleteInput{ClusterName: cluster, ExecutionArn: me,
-		ActivatedAt: "2025-03-01T10:07:30.4Z", InstanceIDs: []string{"eks_c:edge-1_aaaaaaaaaaaaaaaaa"}})
+		ActivatedAt: clusterCreated.Add(450*time.Second + 400*time.Millisecond).Format(time.RFC3339Nano), InstanceIDs: []string{"eks_c:edge-1_aaaaaaaaaaaaaaaaa"}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -42,7 +42,7 @@ type Completion struct {
 }
 
 // NewCompleteHandler is the CompleteRegistration function's lambdamain.Factory.
-func NewCompleteHandler(cfg aws.Config, getenv func(string) string, log *slog.Logger) (lambda.Handler, error) {
+func NewCompleteHandler(cfg aws.Config, getenv func(string) string, log *slog.Logger, now func() time.Time) (lambda.Handler, error) {
 	c, err := newCleaner(cfg, getenv, log)
 	if err != nil {
 		return nil, err

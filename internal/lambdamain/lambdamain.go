@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambdacontext"
@@ -19,12 +20,16 @@ import (
 // (config.LoadDefaultConfig in Lambda, which honours AWS_ENDPOINT_URL_*);
 // getenv reads the function's environment (os.Getenv in Lambda, the template's
 // variables in the local cloud's in-process runner); log is the function's
-// logger (JSON in Lambda, with the request id).
+// logger (JSON in Lambda, with the request id); now is the clock of the
+// function's world (time.Now in Lambda, the local cloud's clock when it runs
+// the handler in-process). A handler reads the time only through now, and
+// compares it with a service's timestamp only where no second service
+// timestamp is at hand (docs/functions.md, "Clocks").
 //
 // The returned handler is built with lambda.NewHandler, so that an error a
 // step returns keeps its Go type name: that name is the state machine's
 // ErrorEquals name.
-type Factory func(cfg aws.Config, getenv func(string) string, log *slog.Logger) (lambda.Handler, error)
+type Factory func(cfg aws.Config, getenv func(string) string, log *slog.Logger, now func() time.Time) (lambda.Handler, error)
 
 // Main runs f in the Lambda runtime. A configuration error stops the cold
 // start with a clear message rather than failing every invocation.
@@ -35,7 +40,7 @@ func Main(f Factory) {
 		log.Error("loading AWS configuration", "error", err)
 		os.Exit(1)
 	}
-	h, err := f(cfg, os.Getenv, log)
+	h, err := f(cfg, os.Getenv, log, time.Now)
 	if err != nil {
 		log.Error("building handler", "error", fmt.Sprint(err))
 		os.Exit(1)

@@ -23,6 +23,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -91,8 +93,12 @@ type Locker struct {
 	SSM    SSMAPI
 	SFN    SFNAPI
 	Params workflow.Parameters
-	Grace  time.Duration    // DefaultGrace when zero
-	Now    func() time.Time // time.Now when nil
+	Grace  time.Duration // DefaultGrace when zero
+	// Now is the time at which a lock's age is judged. The trigger sets it
+	// to the event's time (EventBridge's clock, a service timestamp like the
+	// lock's LastModifiedDate); only an event without a time falls back to
+	// the function's clock (see trigger.Handler.locker for why that is safe).
+	Now func() time.Time
 }
 
 const maxRounds = 5
@@ -252,7 +258,7 @@ func (l *Locker) status(ctx context.Context, holder string, since time.Time) (st
 		if !awserr.IsNotFound(err) && !awserr.IsInvalidArn(err) {
 			return "", fmt.Errorf("describing lock holder %s: %w", holder, err)
 		}
-		if l.now().Sub(since) < l.grace() {
+		if l.Now().Sub(since) < l.grace() {
 			return StatusStarting, nil
 		}
 		return "", nil
@@ -297,13 +303,6 @@ func get(ctx context.Context, client SSMAPI, name string) (value string, modifie
 	return aws.ToString(out.Parameter.Value), aws.ToTime(out.Parameter.LastModifiedDate), true, nil
 }
 
-func (l *Locker) now() time.Time {
-	if l.Now != nil {
-		return l.Now()
-	}
-	return time.Now()
-}
-
 func (l *Locker) grace() time.Duration {
 	if l.Grace > 0 {
 		return l.Grace
@@ -320,9 +319,9 @@ func HolderID(executionArn string) string {
 
 // Release gives up the lock of cluster if executionArn holds it (a lock that
 // is absent or held by another execution is left alone), and deletes the
-// cluster's takeover markers and its superseded markers older than
-// SupersededTTL. It is idempotent, so every ending of a state
-// machine may call it, more than once.
+// cluster's takeover markers and its expired superseded markers (see
+// supersededExpired). It is idempotent, so every ending of a state machine
+// may call it, more than once.
 //
 // SSM has no conditional delete, so between the read and the delete another
 // execution could take over the lock; that needs our execution to have been
@@ -331,7 +330,7 @@ func HolderID(executionArn string) string {
 // exactly that case.
 func Release(ctx context.Context, client SSMAPI, params workflow.Parameters, cluster, executionArn string) error {
 	name := params.Lock(cluster)
-	holder, _, found, err := get(ctx, client, name)
+	holder, taken, found, err := get(ctx, client, name)
 	if err != nil {
 		return err
 	}
@@ -343,13 +342,17 @@ func Release(ctx context.Context, client SSMAPI, params workflow.Parameters, clu
 			return fmt.Errorf("deleting lock %s: %w", name, err)
 		}
 	}
-	return deleteMarkers(ctx, client, params, cluster)
+	return deleteMarkers(ctx, client, params, cluster, taken)
 }
 
-func deleteMarkers(ctx context.Context, client SSMAPI, params workflow.Parameters, cluster string) error {
+// deleteMarkers deletes the cluster's takeover markers and its expired
+// superseded markers. latest is the newest write known in the cluster's lock
+// folder besides those listed (the lock Release just deleted; zero if none).
+func deleteMarkers(ctx context.Context, client SSMAPI, params workflow.Parameters, cluster string, latest time.Time) error {
 	prefix := params.Takeover(cluster, "")
 	superseded := params.Superseded(cluster, "")
 	var markers []string
+	written := map[string]time.Time{} // superseded markers by name
 	p := ssm.NewGetParametersByPathPaginator(client, &ssm.GetParametersByPathInput{
 		Path:      aws.String(params.LockPath(cluster)),
 		Recursive: aws.Bool(false),
@@ -360,13 +363,21 @@ func deleteMarkers(ctx context.Context, client SSMAPI, params workflow.Parameter
 			return fmt.Errorf("listing takeover markers of %s: %w", cluster, err)
 		}
 		for _, prm := range page.Parameters {
-			n := aws.ToString(prm.Name)
+			n, modified := aws.ToString(prm.Name), aws.ToTime(prm.LastModifiedDate)
+			if modified.After(latest) {
+				latest = modified
+			}
 			switch {
 			case strings.HasPrefix(n, prefix):
 				markers = append(markers, n)
-			case strings.HasPrefix(n, superseded) && now().Sub(aws.ToTime(prm.LastModifiedDate)) > SupersededTTL:
-				markers = append(markers, n)
+			case strings.HasPrefix(n, superseded):
+				written[n] = modified
 			}
+		}
+	}
+	for _, n := range slices.Sorted(maps.Keys(written)) {
+		if supersededExpired(written[n], latest) {
+			markers = append(markers, n)
 		}
 	}
 	for len(markers) > 0 {
@@ -382,13 +393,20 @@ func deleteMarkers(ctx context.Context, client SSMAPI, params workflow.Parameter
 // SupersededTTL is how long a superseded marker is kept: far longer than the
 // superseded trigger can still be retried (the template bounds the event's
 // age at one hour for EventBridge's delivery retries and one hour for
-// Lambda's). Release deletes older ones.
+// Lambda's).
 const SupersededTTL = 24 * time.Hour
 
-// now is the clock Release judges a superseded marker's age by. Only
-// garbage collection depends on it, with hours of margin, so the function's
-// own clock is good enough here.
-var now = time.Now
+// supersededExpired is the rule that collects superseded markers. It compares
+// two SSM timestamps, never the function's clock: a marker written at
+// `written` has expired once some later write in the same lock folder (the
+// lock of a later execution, or another marker), at `latest`, came more than
+// SupersededTTL after it. The superseding execution's own lock was written
+// just before its marker, so its Release keeps the marker; a lock taken a day
+// or more later collects it. A marker of a cluster that is never locked again
+// stays (one small parameter), rather than trusting a clock of our own.
+func supersededExpired(written, latest time.Time) bool {
+	return latest.Sub(written) > SupersededTTL
+}
 
 // MarkSuperseded records that executionArn (a registration whose trigger
 // holds the lock but has not started it) was superseded by by. It is called

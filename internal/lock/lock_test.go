@@ -15,11 +15,14 @@ import (
 	"github.com/platform/eks-connector-registrar/internal/lock"
 	"github.com/platform/eks-connector-registrar/internal/lock/locktest"
 	"github.com/platform/eks-connector-registrar/internal/workflow"
+	"github.com/platform/eks-connector-registrar/localcloud/clock"
 )
 
 var (
 	params = workflow.Parameters{Prefix: "/eks-connector-registrar"}
-	t0     = time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
+	// t0 is where the test world's clock starts: the real now, or the date
+	// LOCALCLOUD_START gives (`make test` runs this package at three dates).
+	t0 = clock.MustStart()
 )
 
 func execArn(name string) string {
@@ -34,8 +37,8 @@ type world struct {
 }
 
 func newWorld() *world {
-	w := &world{ssm: locktest.NewSSM(), sfn: locktest.NewSFN(), now: t0}
-	w.ssm.Now = func() time.Time { return w.now }
+	w := &world{sfn: locktest.NewSFN(), now: t0}
+	w.ssm = locktest.NewSSM(func() time.Time { return w.now })
 	w.locker = &lock.Locker{SSM: w.ssm, SFN: w.sfn, Params: params, Now: func() time.Time { return w.now }}
 	return w
 }
@@ -317,8 +320,9 @@ func TestRelease(t *testing.T) {
 }
 
 // A superseded marker outlives the deregistration's Release (the superseded
-// trigger may be retried after it), and is collected once it is older than
-// SupersededTTL.
+// trigger may be retried after it), and is collected by a later Release once
+// a write in the lock folder is more than SupersededTTL newer than it. Every
+// time here is the world's (SSM's) clock.
 func TestSupersededMarker(t *testing.T) {
 	w := newWorld()
 	ctx := context.Background()
@@ -326,10 +330,13 @@ func TestSupersededMarker(t *testing.T) {
 	if by, err := lock.SupersededBy(ctx, w.ssm, params, "c1", reg); err != nil || by != "" {
 		t.Fatalf("SupersededBy before any marker = %q, %v", by, err)
 	}
+	// The deregistration takes the lock over, then marks the registration.
+	w.ssm.Set(params.Lock("c1"), dereg, w.now)
+	w.now = w.now.Add(time.Second)
 	if err := lock.MarkSuperseded(ctx, w.ssm, params, "c1", reg, dereg); err != nil {
 		t.Fatal(err)
 	}
-	w.ssm.Set(params.Lock("c1"), dereg, time.Now())
+	w.now = w.now.Add(10 * time.Minute)
 	if err := lock.Release(ctx, w.ssm, params, "c1", dereg); err != nil {
 		t.Fatal(err)
 	}
@@ -339,13 +346,64 @@ func TestSupersededMarker(t *testing.T) {
 	if by, _ := lock.SupersededBy(ctx, w.ssm, params, "c1", execArn("another")); by != "" {
 		t.Fatalf("another execution reads as superseded by %q", by)
 	}
-	// A day later, any Release of the cluster collects it.
-	old := params.Superseded("c1", lock.HolderID(reg))
-	w.ssm.Set(old, dereg, time.Now().Add(-lock.SupersededTTL-time.Minute))
-	if err := lock.Release(ctx, w.ssm, params, "c1", execArn("anyone")); err != nil {
-		t.Fatal(err)
+}
+
+// The collection rule, on the world's clock in both directions: a later
+// execution's lock taken just within SupersededTTL of the marker keeps it; one
+// taken just past it collects it. How far the function's own clock is from
+// the world's does not matter: the rule reads no clock of its own.
+func TestSupersededMarkerCollection(t *testing.T) {
+	reg, dereg, later := execArn("register-never-started"), execArn("deregister"), execArn("later")
+	for _, tc := range []struct {
+		name      string
+		lockAfter time.Duration // the later execution's lock, after the marker
+		kept      bool
+	}{
+		{"a lock taken an hour later keeps it", time.Hour, true},
+		{"a lock taken just within the TTL keeps it", lock.SupersededTTL, true},
+		{"a lock taken just past the TTL collects it", lock.SupersededTTL + time.Second, false},
+		{"a lock taken ten days later collects it", 10 * 24 * time.Hour, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newWorld()
+			ctx := context.Background()
+			marker := params.Superseded("c1", lock.HolderID(reg))
+			if err := lock.MarkSuperseded(ctx, w.ssm, params, "c1", reg, dereg); err != nil {
+				t.Fatal(err)
+			}
+			w.now = w.now.Add(tc.lockAfter)
+			if res, err := w.locker.Acquire(ctx, "c1", later); err != nil || !res.Acquired {
+				t.Fatalf("Acquire = %+v, %v", res, err)
+			}
+			w.now = w.now.Add(5 * time.Minute)
+			if err := lock.Release(ctx, w.ssm, params, "c1", later); err != nil {
+				t.Fatal(err)
+			}
+			if _, ok := w.ssm.Value(marker); ok != tc.kept {
+				t.Fatalf("marker kept = %v, want %v", ok, tc.kept)
+			}
+			if _, ok := w.ssm.Value(params.Lock("c1")); ok {
+				t.Fatal("the lock was not released")
+			}
+		})
 	}
-	if _, ok := w.ssm.Value(old); ok {
-		t.Fatal("a superseded marker older than SupersededTTL was kept")
-	}
+	// A newer marker in the folder is a later write too: releasing a lock
+	// that is already gone still collects a marker a day older than it.
+	t.Run("a newer marker collects an old one", func(t *testing.T) {
+		w := newWorld()
+		ctx := context.Background()
+		old := params.Superseded("c1", lock.HolderID(reg))
+		lock.MarkSuperseded(ctx, w.ssm, params, "c1", reg, dereg)
+		w.now = w.now.Add(lock.SupersededTTL + time.Minute)
+		lock.MarkSuperseded(ctx, w.ssm, params, "c1", execArn("register-2"), dereg)
+		if err := lock.Release(ctx, w.ssm, params, "c1", dereg); err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := w.ssm.Value(old); ok {
+			t.Fatal("the old marker was kept")
+		}
+		if by, _ := lock.SupersededBy(ctx, w.ssm, params, "c1", execArn("register-2")); by != dereg {
+			t.Fatal("the new marker was collected")
+		}
+	})
 }

@@ -82,7 +82,7 @@ type Checker struct {
 }
 
 // NewCheckHandler is the CheckCluster function's lambdamain.Factory.
-func NewCheckHandler(cfg aws.Config, getenv func(string) string, log *slog.Logger) (lambda.Handler, error) {
+func NewCheckHandler(cfg aws.Config, getenv func(string) string, log *slog.Logger, now func() time.Time) (lambda.Handler, error) {
 	s, err := workflow.LoadSettings(getenv)
 	if err != nil {
 		return nil, err

@@ -90,12 +90,12 @@ type Registrar struct {
 }
 
 // NewRegisterHandler is the RegisterCluster function's lambdamain.Factory.
-func NewRegisterHandler(cfg aws.Config, getenv func(string) string, log *slog.Logger) (lambda.Handler, error) {
+func NewRegisterHandler(cfg aws.Config, getenv func(string) string, log *slog.Logger, now func() time.Time) (lambda.Handler, error) {
 	s, err := workflow.LoadSettings(getenv)
 	if err != nil {
 		return nil, err
 	}
-	r := &Registrar{EKS: eks.NewFromConfig(cfg), SSM: ssm.NewFromConfig(cfg), Settings: s, Region: cfg.Region, Log: log, Now: time.Now}
+	r := &Registrar{EKS: eks.NewFromConfig(cfg), SSM: ssm.NewFromConfig(cfg), Settings: s, Region: cfg.Region, Log: log, Now: now}
 	return lambda.NewHandler(r.Handle), nil
 }
 

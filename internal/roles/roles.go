@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -128,7 +129,7 @@ type Roles struct {
 }
 
 // NewHandler is the EnsureRoles function's lambdamain.Factory.
-func NewHandler(cfg aws.Config, getenv func(string) string, log *slog.Logger) (lambda.Handler, error) {
+func NewHandler(cfg aws.Config, getenv func(string) string, log *slog.Logger, now func() time.Time) (lambda.Handler, error) {
 	s, err := workflow.LoadSettings(getenv)
 	if err != nil {
 		return nil, err

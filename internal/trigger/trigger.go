@@ -121,7 +121,7 @@ type Handler struct {
 }
 
 // NewHandler is the lambdamain.Factory of the TriggerFunction.
-func NewHandler(cfg aws.Config, getenv func(string) string, log *slog.Logger) (lambda.Handler, error) {
+func NewHandler(cfg aws.Config, getenv func(string) string, log *slog.Logger, now func() time.Time) (lambda.Handler, error) {
 	s, err := workflow.LoadSettings(getenv)
 	if err != nil {
 		return nil, err
@@ -138,7 +138,7 @@ func NewHandler(cfg aws.Config, getenv func(string) string, log *slog.Logger) (l
 	sfnClient := sfn.NewFromConfig(cfg)
 	h := &Handler{
 		Settings: s,
-		Locker:   &lock.Locker{SSM: ssmClient, SFN: sfnClient, Params: s.Params()},
+		Locker:   &lock.Locker{SSM: ssmClient, SFN: sfnClient, Params: s.Params(), Now: now},
 		SSM:      ssmClient,
 		SFN:      sfnClient,
 		Events:   eventbridge.NewFromConfig(cfg),
@@ -326,10 +326,19 @@ func (h *Handler) startDeregistration(ctx context.Context, log *slog.Logger, sm,
 // clock (the project computes every deadline from service timestamps). It
 // only ever makes a lock look younger (a delayed or retried event is older
 // than now), so a live holder is never taken over early; a lock whose holder
-// never started is recovered by the next event. An event without a time
-// (a direct invocation) falls back to the Lambda's clock.
+// never started is recovered by the next event.
+//
+// An event without a time (a direct invocation, never one EventBridge
+// delivers) falls back to h.Locker.Now, the function's clock. That is safe
+// because the clock is only compared with the 5-minute grace: a clock that
+// runs behind SSM's makes the lock look younger (the request is answered
+// AlreadyInProgress and can be sent again), and one more than the grace ahead
+// could take over a lock whose trigger is between PutParameter and
+// StartExecution; the execution that trigger then starts changes nothing,
+// because every step acts only while the lock names its execution
+// (docs/statemachine.md, "An execution acts only while the lock names it").
 func (h *Handler) locker(ev events.CloudWatchEvent) *lock.Locker {
-	if h.Locker.Now != nil || ev.Time.IsZero() {
+	if ev.Time.IsZero() {
 		return h.Locker
 	}
 	l := *h.Locker

@@ -26,6 +26,7 @@ import (
 	"github.com/platform/eks-connector-registrar/internal/lock/locktest"
 	"github.com/platform/eks-connector-registrar/internal/trigger"
 	"github.com/platform/eks-connector-registrar/internal/workflow"
+	"github.com/platform/eks-connector-registrar/localcloud/clock"
 )
 
 const (
@@ -134,6 +135,11 @@ func (f *fakeEvents) PutEvents(_ context.Context, in *eventbridge.PutEventsInput
 	return &eventbridge.PutEventsOutput{Entries: make([]ebtypes.PutEventsResultEntry, len(in.Entries))}, nil
 }
 
+// t0 is the test world's time: the real now, or the date LOCALCLOUD_START
+// gives (`make test` runs this package at three dates). SSM stamps its
+// writes with it and every event carries it.
+var t0 = clock.MustStart()
+
 type world struct {
 	h      *trigger.Handler
 	ssm    *locktest.SSM
@@ -154,10 +160,11 @@ func newWorld(t *testing.T) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := &world{ssm: locktest.NewSSM(), sfn: newFakeSFN(), events: &fakeEvents{}, params: s.Params()}
+	now := func() time.Time { return t0 }
+	w := &world{ssm: locktest.NewSSM(now), sfn: newFakeSFN(), events: &fakeEvents{}, params: s.Params()}
 	w.h = &trigger.Handler{
 		Settings: s,
-		Locker:   &lock.Locker{SSM: w.ssm, SFN: w.sfn, Params: s.Params()},
+		Locker:   &lock.Locker{SSM: w.ssm, SFN: w.sfn, Params: s.Params(), Now: now},
 		SSM:      w.ssm,
 		SFN:      w.sfn,
 		Events:   w.events,
@@ -169,7 +176,7 @@ func newWorld(t *testing.T) *world {
 func event(id, detailType, detail string) events.CloudWatchEvent {
 	return events.CloudWatchEvent{
 		Version: "0", ID: id, DetailType: detailType, Source: "eks-connector-registrar",
-		AccountID: "123456789012", Region: "eu-west-1", Time: time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC),
+		AccountID: "123456789012", Region: "eu-west-1", Time: t0,
 		Resources: []string{}, Detail: json.RawMessage(detail),
 	}
 }
@@ -386,7 +393,7 @@ func TestDeregisterWhileARegistrationIsStarting(t *testing.T) {
 	// The registration's trigger holds the lock but has not started its
 	// execution (written a minute before the deregistration event).
 	regArn := trigger.ExecutionArn(regSM, contractName(register("x", "c1")))
-	written := time.Date(2026, 11, 27, 9, 59, 0, 0, time.UTC)
+	written := t0.Add(-time.Minute)
 
 	t.Run("it never started: the deregistration takes over at once", func(t *testing.T) {
 		w := newWorld(t)
@@ -549,12 +556,12 @@ func TestRedeliveryWithinTheReadLag(t *testing.T) {
 }
 
 func TestNewHandlerNeedsTheStateMachineArns(t *testing.T) {
-	_, err := trigger.NewHandler(aws.Config{Region: "eu-west-1"}, func(string) string { return "" }, slog.Default())
+	_, err := trigger.NewHandler(aws.Config{Region: "eu-west-1"}, func(string) string { return "" }, slog.Default(), func() time.Time { return t0 })
 	if err == nil || !strings.Contains(err.Error(), "STATE_MACHINE_ARN") {
 		t.Fatalf("error %v", err)
 	}
 	env := map[string]string{"REGISTRATION_STATE_MACHINE_ARN": regSM, "DEREGISTRATION_STATE_MACHINE_ARN": deregSM}
-	if _, err := trigger.NewHandler(aws.Config{Region: "eu-west-1"}, func(k string) string { return env[k] }, slog.Default()); err != nil {
+	if _, err := trigger.NewHandler(aws.Config{Region: "eu-west-1"}, func(k string) string { return env[k] }, slog.Default(), func() time.Time { return t0 }); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -575,10 +582,38 @@ func TestExecutionArn(t *testing.T) {
 func TestLockOfAHolderThatNeverStartedIsRecoveredByALaterEvent(t *testing.T) {
 	w := newWorld(t)
 	dead := trigger.ExecutionArn(regSM, "register-c1-dead")
-	w.ssm.Set(w.params.Lock("c1"), dead, time.Date(2026, 11, 27, 9, 50, 0, 0, time.UTC)) // event time is 10:00
+	w.ssm.Set(w.params.Lock("c1"), dead, t0.Add(-10*time.Minute)) // the event's time is t0
 	res, err := w.h.Handle(context.Background(), register("ev-2", "c1"))
 	if err != nil || res.Outcome != trigger.OutcomeStarted || w.lockHolder("c1") != res.ExecutionArn {
 		t.Fatalf("%+v, %v; lock holds %s", res, err, w.lockHolder("c1"))
+	}
+}
+
+// An event without a time (a direct invocation) judges the lock's age by the
+// function's clock, Locker.Now: here the world's clock, t0.
+func TestAnEventWithoutATimeJudgesTheLockByTheFunctionsClock(t *testing.T) {
+	dead := trigger.ExecutionArn(regSM, "register-c1-dead")
+	for _, tc := range []struct {
+		name    string
+		written time.Duration // before t0
+		started bool
+	}{
+		{"within the grace: the holder may still start", time.Minute, false},
+		{"past the grace: the lock is recovered", lock.DefaultGrace + time.Minute, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newWorld(t)
+			w.ssm.Set(w.params.Lock("c1"), dead, t0.Add(-tc.written))
+			ev := register("ev-3", "c1")
+			ev.Time = time.Time{}
+			res, err := w.h.Handle(context.Background(), ev)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if started := res.Outcome == trigger.OutcomeStarted; started != tc.started {
+				t.Fatalf("outcome %s, lock holds %s; want started = %v", res.Outcome, w.lockHolder("c1"), tc.started)
+			}
+		})
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 
@@ -24,9 +25,9 @@ func Factories(logOut io.Writer) map[string]localcloud.FunctionFactory {
 	for dir, f := range functions.Factories {
 		f := f
 		dir := dir
-		out[dir] = func(cfg aws.Config, getenv func(string) string) (lambda.Handler, error) {
+		out[dir] = func(cfg aws.Config, getenv func(string) string, now func() time.Time) (lambda.Handler, error) {
 			log := slog.New(slog.NewJSONHandler(logOut, nil)).With("function", dir)
-			return f(cfg, getenv, log)
+			return f(cfg, getenv, log, now)
 		}
 	}
 	return out

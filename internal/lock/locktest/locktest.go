@@ -22,7 +22,8 @@ import (
 type SSM struct {
 	mu     sync.Mutex
 	params map[string]param
-	Now    func() time.Time // time.Now when nil
+	// Now is the clock of the test's world, which stamps LastModifiedDate.
+	Now func() time.Time
 	// BeforePut, when set, runs before every PutParameter (outside the lock),
 	// to interleave another caller at a chosen point.
 	BeforePut func(in *ssm.PutParameterInput)
@@ -34,15 +35,14 @@ type param struct {
 	modified time.Time
 }
 
-// NewSSM returns an empty store.
-func NewSSM() *SSM { return &SSM{params: map[string]param{}, Calls: map[string]int{}} }
-
-func (s *SSM) now() time.Time {
-	if s.Now != nil {
-		return s.Now()
-	}
-	return time.Now()
+// NewSSM returns an empty store whose writes are stamped by now, the clock
+// of the test's world (there is no default: a fake on the wall clock beside a
+// pinned test clock is how a test comes to depend on the calendar).
+func NewSSM(now func() time.Time) *SSM {
+	return &SSM{params: map[string]param{}, Calls: map[string]int{}, Now: now}
 }
+
+func (s *SSM) now() time.Time { return s.Now() }
 
 // Set writes a parameter directly, with its LastModifiedDate.
 func (s *SSM) Set(name, value string, modified time.Time) {
