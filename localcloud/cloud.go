@@ -473,7 +473,7 @@ func (d dispatcher) Deliver(ctx context.Context, t events.Target, input []byte) 
 	case strings.Contains(t.Arn, ":lambda:"):
 		f, ok := d.c.Lambda.Lookup(t.Arn)
 		if !ok {
-			return &events.DeliveryError{Code: "RESOURCE_NOT_FOUND", Message: fmt.Sprintf("Function not found: %s", t.Arn), NoRetry: true}
+			return &events.DeliveryError{Code: "NO_RESOURCE", Message: fmt.Sprintf("Function not found: %s", t.Arn), NoRetry: true}
 		}
 		// EventBridge invokes as its service principal, for the rule: the
 		// function's policy must allow it (SAM's AWS::Lambda::Permission).

@@ -226,3 +226,38 @@ func TestAPIRuleStartsStateMachineWithAnIAMRole(t *testing.T) {
 		t.Fatalf("failed deliveries %+v, want the ghost rule's NO_PERMISSIONS", failures)
 	}
 }
+
+// A rule whose Lambda target does not exist: EventBridge does not retry it
+// and reports ERROR_CODE NO_RESOURCE, one of the codes the EventBridge User
+// Guide lists for dead letters ("Using dead-letter queues to process
+// undelivered events"); it lists no RESOURCE_NOT_FOUND.
+func TestRuleTargetThatDoesNotExistIsNoResource(t *testing.T) {
+	dir := t.TempDir()
+	tpl := filepath.Join(dir, "template.yaml")
+	if err := os.WriteFile(tpl, []byte(stateTargetsTemplate), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c, err := localcloud.Start(localcloud.Options{Template: tpl, NoAgent: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx := context.Background()
+	eb := eventbridge.NewFromConfig(c.ConfigFor("admin"))
+	if _, err := eb.PutRule(ctx, &eventbridge.PutRuleInput{Name: aws.String("gone"), EventPattern: aws.String(`{"source":["gone"]}`)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := eb.PutTargets(ctx, &eventbridge.PutTargetsInput{Rule: aws.String("gone"), Targets: []ebtypes.Target{
+		{Id: aws.String("fn"), Arn: aws.String("arn:aws:lambda:" + c.Region + ":" + c.Account + ":function:nothing-here")}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := eb.PutEvents(ctx, &eventbridge.PutEventsInput{Entries: []ebtypes.PutEventsRequestEntry{
+		{Source: aws.String("gone"), DetailType: aws.String("probe"), Detail: aws.String(`{}`)}}}); err != nil {
+		t.Fatal(err)
+	}
+	c.Events.Wait()
+	failures := c.Events.Failures()
+	if len(failures) != 1 || failures[0].Code != "NO_RESOURCE" || failures[0].Attempts != 1 {
+		t.Fatalf("failed deliveries %+v, want one NO_RESOURCE after a single attempt", failures)
+	}
+}

@@ -53,7 +53,7 @@ func (s *Store) deliver(t Target, ev Event, input []byte, inputErr error) {
 	if inputErr != nil {
 		code, msg = "INVALID_JSON", inputErr.Error()
 	} else if s.cfg.Dispatcher == nil {
-		code, msg = "RESOURCE_NOT_FOUND", "no dispatcher for target "+t.Arn
+		code, msg = "NO_RESOURCE", "no dispatcher for target "+t.Arn
 	} else {
 		for {
 			err := s.cfg.Dispatcher.Deliver(s.ctx, t, input)

@@ -54,7 +54,7 @@ const Principal = "events.amazonaws.com"
 // (EventBridge does not retry, for example, a target that does not exist or
 // that it has no permission to invoke).
 type DeliveryError struct {
-	Code    string // e.g. RESOURCE_NOT_FOUND, NO_PERMISSIONS, THROTTLING, SDK_CLIENT_ERROR
+	Code    string // e.g. NO_RESOURCE, NO_PERMISSIONS, THROTTLING, SDK_CLIENT_ERROR
 	Message string
 	NoRetry bool
 	// Why is the local cloud's explanation (which policy statement did not

@@ -202,10 +202,10 @@ func TestRuleDeliveryRetryAndDLQ(t *testing.T) {
 		t.Fatalf("dead letter sent by %+v with %v", m.sender, m.conditions)
 	}
 	// A non-retryable error goes to the DLQ at once.
-	e.disp.calls, e.disp.err = 0, &events.DeliveryError{Code: "RESOURCE_NOT_FOUND", Message: "no such function", NoRetry: true}
+	e.disp.calls, e.disp.err = 0, &events.DeliveryError{Code: "NO_RESOURCE", Message: "no such function", NoRetry: true}
 	put("ClusterRegistered")
 	e.store.Wait()
-	if e.disp.calls != 1 || len(e.dlq.msgs) != 2 || e.dlq.msgs[1].attrs["ERROR_CODE"] != "RESOURCE_NOT_FOUND" {
+	if e.disp.calls != 1 || len(e.dlq.msgs) != 2 || e.dlq.msgs[1].attrs["ERROR_CODE"] != "NO_RESOURCE" {
 		t.Fatalf("calls=%d %+v", e.disp.calls, e.dlq.msgs)
 	}
 	if len(e.store.Failures()) != 2 {

@@ -106,8 +106,9 @@ func (s *Store) OnEvent(f func(exec *Execution, ev asl.HistoryEvent)) {
 
 // validName applies AWS's rule for state machine and execution names: 1–80
 // characters, none of them whitespace, brackets < > { } [ ], wildcards ? *,
-// the special characters " # % \ ^ | ~ ` $ & , ; : /, or control characters
-// (U+0000–001F, U+007F–009F). The 0-9A-Za-z-_ set is only AWS's
+// the special characters " # % \ ^ | ~ ` $ & , ; : /, control characters
+// (U+0000–001F, U+007F–009F, U+FFFE–FFFF, as the API model lists them), or
+// surrogates (invalid UTF-8 here). The 0-9A-Za-z-_ set is only AWS's
 // recommendation for CloudWatch Logs; a name such as "run.1" is accepted.
 func validName(name string) bool {
 	if !utf8.ValidString(name) {
@@ -117,7 +118,7 @@ func validName(name string) bool {
 		return false
 	}
 	for _, r := range name {
-		if unicode.IsSpace(r) || r <= 0x1f || (r >= 0x7f && r <= 0x9f) || strings.ContainsRune("<>{}[]?*\"#%\\^|~`$&,;:/", r) {
+		if unicode.IsSpace(r) || r <= 0x1f || (r >= 0x7f && r <= 0x9f) || r == 0xfffe || r == 0xffff || strings.ContainsRune("<>{}[]?*\"#%\\^|~`$&,;:/", r) {
 			return false
 		}
 	}

@@ -415,7 +415,12 @@ func (s *Store) opDescribeInstanceInformation(c *awsproto.Call, body []byte) (an
 		}
 		fs = append(fs, filter{f.Key, f.Values})
 	}
-	// With a filter the page size is 5–50; without, 5–50 as well (the model says 5..50).
+	// The page size is 5–50, and 10 when MaxResults is absent (the SSM model:
+	// "The default value is 10 items").
+	if in.MaxResults == nil {
+		n := defaultInstancePage
+		in.MaxResults = &n
+	}
 	n, after, e := pageArgs(in.MaxResults, 5, 50, in.NextToken)
 	if e != nil {
 		return nil, e
@@ -477,6 +482,9 @@ func (s *Store) opDescribeInstanceInformation(c *awsproto.Call, body []byte) (an
 }
 
 const agentVersion = "3.3.1142.0"
+
+// defaultInstancePage is DescribeInstanceInformation's page size without MaxResults.
+const defaultInstancePage = 10
 
 func (s *Store) opDeregisterManagedInstance(c *awsproto.Call, body []byte) (any, *awsproto.Error) {
 	var in struct {

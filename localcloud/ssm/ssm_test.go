@@ -513,3 +513,28 @@ func TestAuthorizeManagedInstanceArn(t *testing.T) {
 		t.Fatal(got)
 	}
 }
+
+// The SSM model (botocore 1.43.11, DescribeInstanceInformationRequest
+// MaxResults): "The default value is 10 items." A request without MaxResults
+// gets pages of 10, not of the 50 the range allows.
+func TestDescribeInstanceInformationDefaultPageSize(t *testing.T) {
+	e := newEnv(t)
+	id, code := e.store.CreateActivation("AmazonEKSConnectorAgentRole", "eks-connector", "", 12, t0.Add(72*time.Hour), nil)
+	for i := range 12 {
+		if err := e.store.RegisterManagedInstance(id, code, fmt.Sprintf("eks_c:c1_%017d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	first, err := e.cli.DescribeInstanceInformation(ctx, &ssm.DescribeInstanceInformationInput{})
+	if err != nil || len(first.InstanceInformationList) != 10 || first.NextToken == nil {
+		t.Fatalf("first page without MaxResults: %v, %d items, NextToken %v; want 10 items and a NextToken", err, len(first.InstanceInformationList), first.NextToken != nil)
+	}
+	rest, err := e.cli.DescribeInstanceInformation(ctx, &ssm.DescribeInstanceInformationInput{NextToken: first.NextToken})
+	if err != nil || len(rest.InstanceInformationList) != 2 || rest.NextToken != nil {
+		t.Fatalf("second page: %v, %+v", err, rest)
+	}
+	all, err := e.cli.DescribeInstanceInformation(ctx, &ssm.DescribeInstanceInformationInput{MaxResults: aws.Int32(50)})
+	if err != nil || len(all.InstanceInformationList) != 12 {
+		t.Fatalf("MaxResults 50: %v, %d items", err, len(all.InstanceInformationList))
+	}
+}
