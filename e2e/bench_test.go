@@ -35,6 +35,7 @@ func benchStart(b *testing.B, o localcloud.Options) *benchEnv {
 	if err != nil {
 		b.Fatal(err)
 	}
+	c.CheckWire(b)
 	b.Cleanup(c.Close)
 	return &benchEnv{c: c}
 }

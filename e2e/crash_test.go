@@ -66,6 +66,7 @@ func TestRegisterClusterCrashBeforeStoringTheCodeBehindRIE(t *testing.T) {
 	if err != nil {
 		t.Fatalf("starting the local cloud: %v", err)
 	}
+	c.CheckWire(t)
 	t.Cleanup(func() { recordPolicies(c) })
 	t.Cleanup(func() {
 		c.Close()

@@ -54,6 +54,7 @@ func start(t *testing.T, o localcloud.Options) *env {
 	if err != nil {
 		t.Fatalf("starting the local cloud: %v", err)
 	}
+	c.CheckWire(t)
 	t.Cleanup(func() { recordPolicies(c) }) // least privilege, measured (leastprivilege_test.go)
 	t.Cleanup(func() {
 		c.Close()

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"testing"
+
+	"github.com/platform/eks-connector-registrar/localcloud/awsproto"
 )
 
 var updateReadme = flag.Bool("update-readme", false,
@@ -18,7 +20,9 @@ var updateReadme = flag.Bool("update-readme", false,
 func TestMain(m *testing.M) {
 	flag.Parse()
 	update := *updateReadme || os.Getenv("UPDATE_README") == "1"
-	code := m.Run()
+	// Every answer of every cloud this binary started was checked against
+	// the AWS models; a violation no test's CheckWire caught fails the run.
+	code := awsproto.WireExitCode(m.Run())
 	if code != 0 {
 		if update {
 			fmt.Fprintln(os.Stderr, "least privilege: README.md not updated: a test failed")

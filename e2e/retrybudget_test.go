@@ -24,6 +24,7 @@ func TestLongFaultRunExhaustsTheSDKRetryBudget(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	c.CheckWire(t)
 	defer c.Close()
 	c.Faults.Add(awsproto.Fault{Service: "ssm", Op: "GetParameter", Fraction: 1, Code: "InternalServerError", Status: 500,
 		Message: "injected: service struggling"})

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"testing"
 	"time"
 	"unicode"
 
@@ -213,6 +214,14 @@ func Start(o Options) (*Cloud, error) {
 	c.server = &http.Server{Handler: c.Router, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = c.server.Serve(ln) }()
 	return c, nil
+}
+
+// CheckWire fails t, when it ends, for every answer of this cloud that broke
+// its operation's AWS model (awsproto.CheckWire). Every test that starts a
+// cloud calls it.
+func (c *Cloud) CheckWire(t testing.TB) {
+	t.Helper()
+	awsproto.CheckWire(t, c.Router)
 }
 
 // Close stops the server.

@@ -28,6 +28,7 @@ func TestOneEndpointServesEveryService(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	c.CheckWire(t)
 	defer c.Close()
 	ctx := context.Background()
 	cfg := c.ConfigFor("admin")
@@ -111,6 +112,7 @@ func TestLambdaFailuresReachTheStateMachineByTheirAWSNames(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	c.CheckWire(t)
 	defer c.Close()
 	for name, h := range map[string]lambda.Handler{"slow": blockingHandler{}, "typed": failingHandler{}} {
 		arn := "arn:aws:lambda:us-east-1:123456789012:function:" + name

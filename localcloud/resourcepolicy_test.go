@@ -92,6 +92,7 @@ func TestRulesInvokeFunctionsOnlyWithAPermission(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	c.CheckWire(t)
 	defer c.Close()
 	ctx := context.Background()
 	admin := c.ConfigFor("admin")

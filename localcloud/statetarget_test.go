@@ -90,6 +90,7 @@ func TestRulesStartStateMachinesOnlyAsAnAllowedRole(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	c.CheckWire(t)
 	defer c.Close()
 	ctx := context.Background()
 	admin := c.ConfigFor("admin")
@@ -187,6 +188,7 @@ func TestAPIRuleStartsStateMachineWithAnIAMRole(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	c.CheckWire(t)
 	defer c.Close()
 	ctx := context.Background()
 	admin := c.ConfigFor("admin")

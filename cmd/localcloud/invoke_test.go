@@ -23,6 +23,7 @@ import (
 	"github.com/platform/eks-connector-registrar/internal/workflow"
 	"github.com/platform/eks-connector-registrar/localcloud"
 	"github.com/platform/eks-connector-registrar/localcloud/app"
+	"github.com/platform/eks-connector-registrar/localcloud/awsproto"
 )
 
 // Binaries as Lambda runs them: every file of events/ is given to its
@@ -165,6 +166,7 @@ func TestEnvVarsMatchTheLocalCloud(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	c.CheckWire(t)
 	defer c.Close()
 	for _, f := range c.Template.Functions {
 		for k, v := range ev[f.LogicalID] {
@@ -367,7 +369,9 @@ func buildHostBootstraps(t *testing.T, root string) string {
 }
 
 func TestMain(m *testing.M) {
-	code := m.Run()
+	// invokeOnce starts clouds no test can reach: their answers are checked
+	// against the AWS models too, and a violation fails the run.
+	code := awsproto.WireExitCode(m.Run())
 	if buildDir != "" {
 		os.RemoveAll(buildDir)
 	}

@@ -48,6 +48,7 @@ func startServed(t *testing.T, flags ...string) *localcloud.Cloud {
 	if err != nil {
 		t.Fatal(err)
 	}
+	c.CheckWire(t)
 	t.Cleanup(c.Close)
 	return c
 }

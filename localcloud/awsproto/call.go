@@ -302,8 +302,14 @@ type Router struct {
 	// OnAnswer, when set, is also given the body of every answer (tests that
 	// must know what a caller was told, e.g. a code a crashed caller lost).
 	OnAnswer func(c *Call, status int, body []byte)
+	// NoWireCheck turns the wire checker (wire.go) off for this router: it
+	// is on in test binaries and with LOCALCLOUD_WIRE_CHECK=1. Only a test
+	// of the checker itself, which sends what AWS never would, sets it.
+	NoWireCheck bool
 
-	services map[string]Service
+	services   map[string]Service
+	wireMu     sync.Mutex
+	violations []WireViolation
 }
 
 type statusWriter struct {
@@ -341,12 +347,35 @@ func (rt *Router) Register(s Service) {
 func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	done := rt.Clock.Busy()
 	defer done()
+	if !wireCheckOn || rt.NoWireCheck {
+		rt.serve(w, r, nil)
+		return
+	}
+	// Every answer, whichever path writes it, is checked against the model
+	// once it is complete. A call dropped unanswered (KillCaller) panics
+	// through and is not checked.
+	sw := &statusWriter{ResponseWriter: w, capture: true}
+	c := &Call{}
+	rt.serve(sw, r, c)
+	if sw.status == 0 {
+		sw.status = http.StatusOK
+	}
+	rt.checkWire(c, sw.status, sw.Header(), sw.body)
+}
+
+// serve answers one request. seen, when not nil, is given the call's
+// service and operation as they become known.
+func (rt *Router) serve(w http.ResponseWriter, r *http.Request, seen *Call) {
+	if seen == nil {
+		seen = &Call{}
+	}
 	cred, aerr := ParseAuthorization(r.Header.Get("Authorization"))
 	if aerr != nil {
 		// Without a scope we cannot know the service's shape; answer as the
 		// JSON protocols do, which every SDK can decode.
 		svc := rt.guessService(r)
 		if svc != nil {
+			seen.Service = svc.SigV4Name()
 			svc.WriteError(w, &Call{RequestID: NewRequestID()}, aerr)
 			return
 		}
@@ -354,6 +383,7 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	svc, ok := rt.services[cred.Service]
+	seen.Service = cred.Service
 	if !ok {
 		WriteRESTError(w, &Error{Code: "UnknownServiceException", Status: 400,
 			Message: fmt.Sprintf("the local cloud does not serve %q", cred.Service)})
@@ -382,6 +412,7 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	rt.Faults.dropIfDead(c)
 	w.Header().Set("x-amzn-RequestId", c.RequestID)
+	defer func() { seen.Op = c.Op }()
 	if rt.OnCall == nil && rt.OnAnswer == nil {
 		svc.ServeAWS(w, r, c)
 		return

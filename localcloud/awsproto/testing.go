@@ -19,13 +19,16 @@ type TestEndpoint struct {
 }
 
 // NewTestEndpoint starts a router with the given services on a free loopback
-// port and returns an aws.Config pointing the real SDK clients at it.
+// port and returns an aws.Config pointing the real SDK clients at it. Every
+// answer is checked against the AWS model of its operation (CheckWire): a
+// violation fails t.
 func NewTestEndpoint(t testing.TB, clk clock.Clock, services ...Service) *TestEndpoint {
 	t.Helper()
 	rt := &Router{Account: "123456789012", Clock: clk, Authz: AllowAll{}, Faults: NewFaults(1)}
 	for _, s := range services {
 		rt.Register(s)
 	}
+	CheckWire(t, rt)
 	srv := httptest.NewServer(rt)
 	t.Cleanup(srv.Close)
 	cfg := aws.Config{

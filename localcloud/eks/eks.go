@@ -653,9 +653,9 @@ func (s *Store) deregisterCluster(c *awsproto.Call, name string) (any, *awsproto
 	}
 	if !cl.connector {
 		// An EKS-managed cluster is deleted with DeleteCluster. AWS does not
-		// document the answer; this is EKS's "invalid given the state of
-		// the cluster" error.
-		e := awsproto.Errorf(400, "InvalidRequestException",
+		// document the answer; ClientException is the one the operation's
+		// model declares for a request the caller got wrong (assumption).
+		e := awsproto.Errorf(400, "ClientException",
 			"Cluster %s is not a registered cluster. Use DeleteCluster to delete an Amazon EKS cluster.", name)
 		e.Fields = map[string]any{"clusterName": name}
 		return nil, e

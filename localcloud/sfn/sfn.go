@@ -293,7 +293,7 @@ func (sv *Service) ServeAWS(w http.ResponseWriter, r *http.Request, c *awsproto.
 			return
 		}
 		s.mu.Lock()
-		var list []map[string]any
+		list := []map[string]any{} // [] when there are none, as AWS sends it
 		for _, sm := range s.machines {
 			list = append(list, map[string]any{"stateMachineArn": sm.Arn, "name": sm.Name, "type": sm.Type, "creationDate": epoch(sm.Created)})
 		}
@@ -467,7 +467,10 @@ func paginate[T any](items []T, in map[string]any) ([]T, string, *awsproto.Error
 	if end < len(items) {
 		next = strconv.Itoa(end)
 	}
-	return items[start:end], next, nil
+	// A page is a list even when empty: AWS sends [], never null (the
+	// members are required).
+	page := make([]T, 0, end-start)
+	return append(page, items[start:end]...), next, nil
 }
 
 func (sv *Service) history(w http.ResponseWriter, c *awsproto.Call, ex *Execution, in map[string]any) {

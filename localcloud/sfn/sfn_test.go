@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -534,4 +535,35 @@ func TestUnknownOperation(t *testing.T) {
 	e := newEnv(t)
 	_, err := e.client.ListActivities(ctx, &sfn.ListActivitiesInput{})
 	wantCode(t, err, "UnknownOperationException")
+}
+
+// An empty page is a JSON list, not null: ListExecutions' executions and
+// ListStateMachines' stateMachines are required members of the model, and AWS
+// sends []. (The local cloud sent null for a machine without executions.)
+func TestEmptyListsAreArrays(t *testing.T) {
+	clk := clock.NewVirtual(time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC))
+	_, svc := localsfn.New(localsfn.Config{Region: "us-east-1", Account: "123456789012", Clock: clk, Seed: 1})
+	te := awsproto.NewTestEndpoint(t, clk, svc)
+	var mu sync.Mutex
+	bodies := map[string]string{}
+	te.Router.OnAnswer = func(c *awsproto.Call, _ int, body []byte) {
+		mu.Lock()
+		bodies[c.Op] = string(body)
+		mu.Unlock()
+	}
+	e := &env{clk: clk, client: sfn.NewFromConfig(te.Config)}
+	if _, err := e.client.ListStateMachines(ctx, &sfn.ListStateMachinesInput{}); err != nil {
+		t.Fatal(err)
+	}
+	sm := e.create(t, "idle", passDef)
+	if _, err := e.client.ListExecutions(ctx, &sfn.ListExecutionsInput{StateMachineArn: aws.String(sm)}); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for op, want := range map[string]string{"ListStateMachines": `"stateMachines":[]`, "ListExecutions": `"executions":[]`} {
+		if !strings.Contains(bodies[op], want) {
+			t.Errorf("%s answered %s; want %s", op, strings.TrimSpace(bodies[op]), want)
+		}
+	}
 }
