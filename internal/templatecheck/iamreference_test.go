@@ -55,10 +55,10 @@ func TestPoliciesFollowTheIAMReference(t *testing.T) {
 }
 
 type refChecker struct {
-	t                          *testing.T
-	ref                        *reference.Reference
-	tpl                        map[string]any
-	actions                    map[string]bool
+	t                           *testing.T
+	ref                         *reference.Reference
+	tpl                         map[string]any
+	actions                     map[string]bool
 	statements, resources, keys int
 }
 
