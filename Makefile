@@ -20,7 +20,7 @@ GO_LAMBDA_BUILD = CGO_ENABLED=0 GOOS=$(GOOS) GOARCH=$(GOARCH) $(GO) build $(GO_L
 FUNCTIONS := TriggerFunction EnsureRolesFunction CheckClusterFunction RegisterClusterFunction \
 	CheckActivationFunction CompleteRegistrationFunction CleanupFunction
 
-.PHONY: all build test run invoke tools deploy bench fmt vet readme check-artifacts-dir host-bootstraps $(addprefix build-,$(FUNCTIONS))
+.PHONY: all build test cfn-lint run invoke tools deploy bench fmt vet readme check-artifacts-dir host-bootstraps $(addprefix build-,$(FUNCTIONS))
 
 all: build
 
@@ -64,11 +64,28 @@ build:
 # passes on one date and fails on another is a defect.
 DATED_PACKAGES := ./internal/lock/... ./internal/trigger/... ./internal/cleanup/... \
 	./localcloud ./e2e/... ./cmd/localcloud/...
-test: tools host-bootstraps
+test: tools host-bootstraps cfn-lint
 	GOOS=$(GOOS) GOARCH=$(GOARCH) $(GO) vet ./functions/... ./internal/...
 	LOCALCLOUD_START=now $(GO) test ./...
 	LOCALCLOUD_START=+10y $(GO) test $(DATED_PACKAGES)
 	LOCALCLOUD_START=-1y $(GO) test $(DATED_PACKAGES)
+
+# cfn-lint (with the SAM translator) on template.yaml: zero errors and zero
+# warnings (.cfnlintrc says what is ignored, and why). Without cfn-lint,
+# CI (CI non-empty) fails; a developer's make test warns and goes on.
+# The same version ships the IAM reference (scripts/gen-iam-reference.py).
+CFN_LINT_VERSION := 1.51.0
+cfn-lint:
+	@if command -v cfn-lint >/dev/null 2>&1; then \
+		v=$$(cfn-lint --version 2>/dev/null | awk '{print $$2}'); \
+		test "$$v" = "$(CFN_LINT_VERSION)" || echo "warning: cfn-lint $$v is installed; the project pins $(CFN_LINT_VERSION) (pip install cfn-lint==$(CFN_LINT_VERSION))" >&2; \
+		echo "cfn-lint template.yaml" >&2; \
+		cfn-lint template.yaml; \
+	else \
+		echo "cfn-lint is not installed: pip install cfn-lint==$(CFN_LINT_VERSION)" >&2; \
+		if [ -n "$$CI" ]; then echo "CI is set: failing, template.yaml must be linted" >&2; exit 1; fi; \
+		echo "warning: template.yaml was not linted" >&2; \
+	fi
 
 # Every function for this host, with the bootstrap flags, in one go build:
 # the tests that run real bootstraps behind aws-lambda-rie (cmd/localcloud,

@@ -56,6 +56,14 @@ func start(t *testing.T, o localcloud.Options) *env {
 	}
 	c.CheckWire(t)
 	t.Cleanup(func() { recordPolicies(c) }) // least privilege, measured (leastprivilege_test.go)
+	// Every check the local cloud made must be one AWS makes: an action the
+	// IAM service authorization reference lists, against "*" or an ARN of
+	// one of its resource types (localcloud/policy/reference).
+	t.Cleanup(func() {
+		for _, v := range c.Policies.Violations() {
+			t.Errorf("the local cloud checked a permission AWS does not: %s", v)
+		}
+	})
 	t.Cleanup(func() {
 		c.Close()
 		if t.Failed() && os.Getenv("E2E_LOGS") != "" {

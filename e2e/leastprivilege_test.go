@@ -27,6 +27,7 @@ import (
 	"github.com/platform/eks-connector-registrar/localcloud"
 	"github.com/platform/eks-connector-registrar/localcloud/app"
 	"github.com/platform/eks-connector-registrar/localcloud/policy"
+	"github.com/platform/eks-connector-registrar/localcloud/policy/reference"
 	"github.com/platform/eks-connector-registrar/localcloud/template"
 )
 
@@ -54,37 +55,14 @@ var lpConfigs = []lpConfig{
 	}},
 }
 
-// noResourceLevel lists the actions that have no resource-level permissions,
-// so a statement may grant them on Resource "*", with the source saying so:
-// the Resource types column of the AWS Service Authorization Reference is
-// empty for each.
-var noResourceLevel = map[string]string{
-	"ssm:CreateActivation":            sarSSM,
-	"ssm:DeleteActivation":            sarSSM,
-	"ssm:DescribeInstanceInformation": sarSSM,
-	// The CloudWatch Logs vended-log delivery actions Step Functions needs to
-	// log; the Step Functions guide grants them on "*" for that reason.
-	"logs:CreateLogDelivery":             sarLogs + " ; " + sfnLogging,
-	"logs:GetLogDelivery":                sarLogs + " ; " + sfnLogging,
-	"logs:UpdateLogDelivery":             sarLogs + " ; " + sfnLogging,
-	"logs:DeleteLogDelivery":             sarLogs + " ; " + sfnLogging,
-	"logs:ListLogDeliveries":             sarLogs + " ; " + sfnLogging,
-	"logs:PutResourcePolicy":             sarLogs + " ; " + sfnLogging,
-	"logs:DescribeResourcePolicies":      sarLogs + " ; " + sfnLogging,
-	"logs:DescribeLogGroups":             sarLogs + " ; " + sfnLogging,
-	"xray:PutTraceSegments":              sarXRay,
-	"xray:PutTelemetryRecords":           sarXRay,
-	"xray:GetSamplingRules":              sarXRay,
-	"xray:GetSamplingTargets":            sarXRay,
-	"xray:GetSamplingStatisticSummaries": sarXRay,
+// noResourceLevel reports whether action has no resource-level
+// permissions, so a statement may (must) grant it on Resource "*": the IAM
+// service authorization reference (localcloud/policy/reference, generated
+// from cfn-lint's machine-readable copy) lists no resource types for it.
+func noResourceLevel(action string) bool {
+	a, ok := reference.Default().Lookup(action)
+	return ok && len(a.ResourceTypes) == 0
 }
-
-const (
-	sarSSM     = "https://docs.aws.amazon.com/service-authorization/latest/reference/list_awssystemsmanager.html"
-	sarLogs    = "https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazoncloudwatchlogs.html"
-	sarXRay    = "https://docs.aws.amazon.com/service-authorization/latest/reference/list_awsx-ray.html"
-	sfnLogging = "https://docs.aws.amazon.com/step-functions/latest/dg/cw-logs.html"
-)
 
 // managedPolicyAction stands in the Action column for a managed policy SAM
 // attaches: its content is AWS's, so it can only be allowlisted.
@@ -362,13 +340,13 @@ func staticProblems(stacks []*lpStack) []string {
 			if slices.Contains(st.st.Resource, "*") {
 				var bad []string
 				for _, a := range st.st.Action {
-					if _, ok := noResourceLevel[a]; !ok {
+					if !noResourceLevel(a) {
 						bad = append(bad, a)
 					}
 				}
 				if len(bad) > 0 {
 					report(fmt.Sprintf("%s grants %s on Resource \"*\", but %s resource-level permissions: scope the resource to ARNs, "+
-						"or, if the Service Authorization Reference says the action has no resource types, add it with that source to noResourceLevel in e2e/leastprivilege_test.go.",
+						"(the IAM service authorization reference, localcloud/policy/reference, lists resource types for it).",
 						where, strings.Join(bad, ", "), map[bool]string{true: "that action has", false: "those actions have"}[len(bad) == 1]))
 				}
 			}

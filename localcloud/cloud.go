@@ -29,6 +29,7 @@ import (
 	"github.com/platform/eks-connector-registrar/localcloud/iam"
 	"github.com/platform/eks-connector-registrar/localcloud/lambda"
 	"github.com/platform/eks-connector-registrar/localcloud/policy"
+	"github.com/platform/eks-connector-registrar/localcloud/policy/reference"
 	"github.com/platform/eks-connector-registrar/localcloud/sfn"
 	"github.com/platform/eks-connector-registrar/localcloud/sqs"
 	"github.com/platform/eks-connector-registrar/localcloud/ssm"
@@ -161,6 +162,8 @@ func Start(o Options) (*Cloud, error) {
 	c.URL = "http://" + ln.Addr().String()
 	c.Faults = awsproto.NewFaults(o.Seed + 1)
 	c.Policies = policy.NewEngine()
+	// Every check is held to the IAM service authorization reference.
+	c.Policies.SetReference(reference.Default())
 	var authz awsproto.Authorizer = c.Policies
 	if o.DisablePolicies {
 		authz = awsproto.AllowAll{}

@@ -448,10 +448,19 @@ func (s *Store) registerCluster(c *awsproto.Call, r *http.Request) (any, *awspro
 	}
 
 	arn := s.clusterARN(name)
+	// eks:RegisterCluster has no resource types in the IAM service
+	// authorization reference: it is authorized against "*". The EKS user
+	// guide (Connect an external Kubernetes cluster, Prerequisites) lists
+	// the permissions registering needs: eks:RegisterCluster,
+	// ssm:CreateActivation, ssm:DeleteActivation and iam:PassRole; the two
+	// SSM actions have no resource types either. Tags in the request are
+	// not checked as eks:TagResource: no AWS source says EKS makes that
+	// check (FIDELITY.md).
 	for _, chk := range []struct{ action, resource string }{
-		{"eks:RegisterCluster", arn},
+		{"eks:RegisterCluster", "*"},
 		{"iam:PassRole", roleArn},
 		{"ssm:CreateActivation", "*"},
+		{"ssm:DeleteActivation", "*"},
 	} {
 		if e := c.Authorize("AccessDeniedException", chk.action, chk.resource, nil); e != nil {
 			return nil, e
@@ -631,14 +640,18 @@ func (s *Store) deregisterCluster(c *awsproto.Call, name string) (any, *awsproto
 	if e := validateName("name", name); e != nil {
 		return nil, e
 	}
+	// The EKS user guide (Deregister a Kubernetes cluster, its permission
+	// list): eks:DeregisterCluster, ssm:DeleteActivation and
+	// ssm:DeregisterManagedInstance. DeleteActivation has no resource
+	// types (so "*"). The connector's instances (eks_c:<cluster>_…) are
+	// authorized against the cluster's ARN, as the local SSM does for
+	// DeregisterManagedInstance of such an instance: AWS's managed policy
+	// AmazonEKSConnectorServiceRolePolicy grants that action only on
+	// arn:aws:eks:*:*:cluster/* (FIDELITY.md: an inference).
 	for _, chk := range []struct{ action, resource string }{
 		{"eks:DeregisterCluster", s.clusterARN(name)},
-		// DeleteActivation has no resource-level permissions. EKS needs
-		// DeregisterManagedInstance for the activation's instances, whose ids
-		// it does not name: the check is modelled against this account's and
-		// Region's managed-instance resource type.
 		{"ssm:DeleteActivation", "*"},
-		{"ssm:DeregisterManagedInstance", fmt.Sprintf("arn:aws:ssm:%s:%s:managed-instance/*", s.cfg.Region, s.cfg.Account)},
+		{"ssm:DeregisterManagedInstance", s.clusterARN(name)},
 	} {
 		if e := c.Authorize("AccessDeniedException", chk.action, chk.resource, nil); e != nil {
 			return nil, e

@@ -605,13 +605,24 @@ func TestAuthorization(t *testing.T) {
 	if !errors.As(err, &ade) || httpStatus(t, err) != 403 || !strings.Contains(aws.ToString(ade.Message), "ssm:CreateActivation") {
 		t.Fatalf("want AccessDeniedException 403, got %v", err)
 	}
+	// eks:RegisterCluster has no resource types (SAR): it is checked on
+	// "*". The EKS user guide's prerequisites add ssm:CreateActivation,
+	// ssm:DeleteActivation and iam:PassRole.
 	want := []string{
-		"eks:RegisterCluster arn:aws:eks:us-east-1:123456789012:cluster/authz",
+		"eks:RegisterCluster *",
 		"iam:PassRole " + e.role,
 		"ssm:CreateActivation *",
 	}
 	if strings.Join(az.checked, "|") != strings.Join(want, "|") {
 		t.Errorf("checks %v", az.checked)
+	}
+	az.deny, az.checked = "ssm:DeleteActivation", nil
+	if _, err := e.api.RegisterCluster(awsproto.Ctx(), e.registerInput("authz")); !errors.As(err, &ade) ||
+		!strings.Contains(aws.ToString(ade.Message), "ssm:DeleteActivation") {
+		t.Fatalf("RegisterCluster without ssm:DeleteActivation: want AccessDeniedException, got %v", err)
+	}
+	if want := append(want, "ssm:DeleteActivation *"); strings.Join(az.checked, "|") != strings.Join(want, "|") {
+		t.Errorf("checks %v, want %v", az.checked, want)
 	}
 	az.deny = ""
 	e.register(t, "authz")
@@ -622,7 +633,7 @@ func TestAuthorization(t *testing.T) {
 	want = []string{
 		"eks:DeregisterCluster arn:aws:eks:us-east-1:123456789012:cluster/authz",
 		"ssm:DeleteActivation *",
-		"ssm:DeregisterManagedInstance arn:aws:ssm:us-east-1:123456789012:managed-instance/*",
+		"ssm:DeregisterManagedInstance arn:aws:eks:us-east-1:123456789012:cluster/authz",
 	}
 	if strings.Join(az.checked, "|") != strings.Join(want, "|") {
 		t.Errorf("deregister checks %v", az.checked)

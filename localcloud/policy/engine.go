@@ -11,6 +11,7 @@ import (
 	"sync"
 
 	"github.com/platform/eks-connector-registrar/localcloud/awsproto"
+	"github.com/platform/eks-connector-registrar/localcloud/policy/reference"
 )
 
 // Check is one recorded authorization decision. Identical checks are
@@ -57,6 +58,12 @@ type Engine struct {
 	checkAt   map[Check]int // Check with Count 0 → index in checks
 	used      map[Grant]int // allowed checks each grant was needed for
 	usedBy    map[string]map[string]bool
+	// ref, when set, is the IAM reference every check is held to: a check
+	// of an action it does not list, or against a resource it does not
+	// give the action, is an emulator defect. It is denied and recorded in
+	// violations.
+	ref        *reference.Reference
+	violations []string
 }
 
 var (
@@ -106,6 +113,24 @@ func (ps *Principals) clone() *Principals {
 	}
 	return &Principals{All: ps.All, AWS: slices.Clone(ps.AWS), Service: slices.Clone(ps.Service),
 		Federated: slices.Clone(ps.Federated), CanonicalUser: slices.Clone(ps.CanonicalUser)}
+}
+
+// SetReference holds every later check to ref (nil: none). The local cloud
+// sets reference.Default().
+func (e *Engine) SetReference(ref *reference.Reference) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.ref = ref
+}
+
+// Violations lists, once each and in the order first seen, the checks that
+// departed from the reference set with SetReference: "action on resource:
+// why". Any is a defect in the local cloud (a service authorizing an action
+// AWS does not have, or against an ARN AWS would not use).
+func (e *Engine) Violations() []string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return slices.Clone(e.violations)
 }
 
 // SetPolicies replaces the identity policies of the principal named
@@ -204,13 +229,13 @@ func evalStatement(st Statement, vars bool, action, resource string, ctx map[str
 	}
 	if st.Resource != nil {
 		for _, r := range st.Resource {
-			if p, ok := expand(r, vars, ctx); ok && matchARN(p, resource) {
+			if p, ok := expand(r, vars, ctx); ok && matchResource(p, resource) {
 				ress = append(ress, r)
 			}
 		}
 	} else {
 		for _, r := range st.NotResource {
-			if p, ok := expand(r, vars, ctx); ok && matchARN(p, resource) {
+			if p, ok := expand(r, vars, ctx); ok && matchResource(p, resource) {
 				return false, nil, nil, "its NotResource excludes " + resource
 			}
 		}
@@ -361,6 +386,9 @@ func (e *Engine) Decide(p *awsproto.Principal, action, resource string, conditio
 	if p == nil {
 		p = &awsproto.Principal{}
 	}
+	if d, bad := e.checkReference(p, action, resource); bad {
+		return d
+	}
 	ctx := make(map[string]string, len(conditions)+4)
 	for k, v := range conditions {
 		ctx[strings.ToLower(k)] = v
@@ -491,6 +519,34 @@ func (e *Engine) Decide(p *awsproto.Principal, action, resource string, conditio
 		e.checks = append(e.checks, c)
 	}
 	return d
+}
+
+// checkReference denies, and records, a check the reference says AWS never
+// makes.
+func (e *Engine) checkReference(p *awsproto.Principal, action, resource string) (awsproto.Decision, bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.ref == nil {
+		return awsproto.Decision{}, false
+	}
+	err := e.ref.CheckRequest(action, resource)
+	if err == nil {
+		return awsproto.Decision{}, false
+	}
+	v := action + " on " + resource + ": " + err.Error()
+	if !slices.Contains(e.violations, v) {
+		e.violations = append(e.violations, v)
+	}
+	d := awsproto.Decision{Why: "local cloud defect: " + err.Error()}
+	c := Check{Principal: p.Name, Action: action, Resource: resource, Why: d.Why}
+	if i, seen := e.checkAt[c]; seen {
+		e.checks[i].Count++
+	} else {
+		e.checkAt[c] = len(e.checks)
+		c.Count = 1
+		e.checks = append(e.checks, c)
+	}
+	return d, true
 }
 
 // implicitWhy explains an implicit deny.

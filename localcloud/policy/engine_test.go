@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/platform/eks-connector-registrar/localcloud/awsproto"
+	"github.com/platform/eks-connector-registrar/localcloud/policy/reference"
 )
 
 const (
@@ -523,5 +524,46 @@ func TestConcurrentUse(t *testing.T) {
 	}
 	if total != 8*200 {
 		t.Fatalf("recorded %d checks, want %d", total, 8*200)
+	}
+}
+
+// An action without resource-level permissions is authorized against "*":
+// only a statement whose Resource is "*" grants it (SAR). A statement naming
+// ARNs, even every cluster's, does not; and with the reference set, a check
+// against an ARN for such an action is a local cloud defect.
+func TestActionWithoutResourceTypes(t *testing.T) {
+	e := NewEngine()
+	e.SetReference(reference.Default())
+	p := &awsproto.Principal{Name: "fn", ARN: "arn:aws:iam::123456789012:role/fn"}
+	scoped := Policy{Name: "scoped", Version: Version2012, Statements: []Statement{{Sid: "S", Effect: "Allow",
+		Action: []string{"eks:RegisterCluster"}, Resource: []string{"arn:aws:eks:*:*:cluster/*"}}}}
+	e.SetPolicies("fn", []Policy{scoped})
+	if e.Authorize(p, "eks:RegisterCluster", "*", nil) {
+		t.Error("a statement scoped to cluster ARNs granted eks:RegisterCluster")
+	}
+	for _, res := range []string{"?", "arn:*"} {
+		e.SetPolicies("fn", []Policy{{Name: "odd", Version: Version2012, Statements: []Statement{{Effect: "Allow",
+			Action: []string{"eks:RegisterCluster"}, Resource: []string{res}}}}})
+		if e.Authorize(p, "eks:RegisterCluster", "*", nil) {
+			t.Errorf("Resource %q granted an action authorized against \"*\"", res)
+		}
+	}
+	e.SetPolicies("fn", []Policy{{Name: "star", Version: Version2012, Statements: []Statement{{Effect: "Allow",
+		Action: []string{"eks:RegisterCluster"}, Resource: []string{"*"}}}}})
+	if !e.Authorize(p, "eks:RegisterCluster", "*", nil) {
+		t.Error(`Resource "*" did not grant eks:RegisterCluster`)
+	}
+	if len(e.Violations()) != 0 {
+		t.Fatalf("violations %v", e.Violations())
+	}
+	// The local cloud's old check, against the cluster's ARN, is refused.
+	if e.Authorize(p, "eks:RegisterCluster", "arn:aws:eks:us-east-1:123456789012:cluster/c", nil) {
+		t.Error("a check against an ARN the reference does not give the action was allowed")
+	}
+	if e.Authorize(p, "eks:NoSuchAction", "*", nil) {
+		t.Error("a check of an action the reference does not list was allowed")
+	}
+	if v := e.Violations(); len(v) != 2 || !strings.Contains(v[0], "eks:RegisterCluster") || !strings.Contains(v[1], "lists no action eks:NoSuchAction") {
+		t.Fatalf("violations %v", v)
 	}
 }

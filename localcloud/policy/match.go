@@ -110,6 +110,29 @@ func matchARN(p pattern, s string) bool {
 	return true
 }
 
+// matchResource matches a request's resource against a Resource (or
+// NotResource) pattern. An action without resource-level permissions is
+// authorized against "*" (the SAR pages: "If there is no value for this
+// column, you must specify all resources ("*") ... in the Resource
+// element"), so that request matches only a pattern of wildcard stars: a
+// pattern naming any ARN, however broad ("arn:aws:eks:*:*:cluster/*"),
+// does not, and neither does "?" (which a plain wildcard match would let
+// match the one character "*").
+func matchResource(p pattern, resource string) bool {
+	if resource != "*" {
+		return matchARN(p, resource)
+	}
+	if len(p.r) == 0 {
+		return false
+	}
+	for i := range p.r {
+		if !(p.wild(i) && p.r[i] == '*') {
+			return false
+		}
+	}
+	return true
+}
+
 // matchAction matches an action ("ssm:GetParameter") against an action
 // pattern case-insensitively.
 func matchAction(pat, action string) bool {

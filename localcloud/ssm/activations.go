@@ -180,7 +180,18 @@ func activationCode() string {
 // ---------------------------------------------------------------------------
 // Wire operations
 
+// instanceARN is the ARN ssm:DeregisterManagedInstance of instance id is
+// authorized against. The SAR gives the action the managed-instance
+// resource type (arn:…:ssm:<region>:<account>:managed-instance/<id>). An EKS
+// Connector instance (id eks_c:<cluster>_<suffix>) is authorized against its
+// EKS cluster's ARN instead: AWS's managed policy
+// AmazonEKSConnectorServiceRolePolicy, with which EKS deregisters those
+// instances, grants the action only on arn:aws:eks:*:*:cluster/*. That is
+// an inference from the policy, recorded in FIDELITY.md.
 func (s *Store) instanceARN(id string) string {
+	if rest, ok := strings.CutPrefix(id, "eks_c:"); ok && len(rest) > 18 && rest[len(rest)-18] == '_' {
+		return fmt.Sprintf("arn:%s:eks:%s:%s:cluster/%s", awsproto.Partition, s.cfg.Region, s.cfg.Account, rest[:len(rest)-18])
+	}
 	return fmt.Sprintf("arn:%s:ssm:%s:%s:managed-instance/%s", awsproto.Partition, s.cfg.Region, s.cfg.Account, id)
 }
 

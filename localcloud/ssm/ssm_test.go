@@ -272,6 +272,12 @@ func (r *recorder) Decide(p *awsproto.Principal, action, resource string, _ map[
 	return awsproto.Decision{Allowed: action != r.deny}
 }
 
+func (r *recorder) reset() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.checks = nil
+}
+
 func (r *recorder) list() []string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -509,8 +515,23 @@ func TestAuthorizeManagedInstanceArn(t *testing.T) {
 	if !errors.As(err, &ad) {
 		t.Fatal(err)
 	}
-	if got := rec.list(); len(got) != 1 || got[0] != "ssm:DeregisterManagedInstance arn:aws:ssm:us-east-1:123456789012:managed-instance/eks_c:c1_aaaaaaaaaaaaaaaaa" {
+	// A connector instance is authorized against its cluster's ARN
+	// (AmazonEKSConnectorServiceRolePolicy grants the action on cluster ARNs
+	// only; FIDELITY.md), any other against managed-instance/<id> (SAR).
+	if got := rec.list(); len(got) != 1 || got[0] != "ssm:DeregisterManagedInstance arn:aws:eks:us-east-1:123456789012:cluster/c1" {
 		t.Fatal(got)
+	}
+	for id, want := range map[string]string{
+		"mi-0123456789abcdef0":               "arn:aws:ssm:us-east-1:123456789012:managed-instance/mi-0123456789abcdef0",
+		"eks_c:my_cluster_bbbbbbbbbbbbbbbbb": "arn:aws:eks:us-east-1:123456789012:cluster/my_cluster",
+	} {
+		rec.reset()
+		if _, err := e.cli.DeregisterManagedInstance(ctx, &ssm.DeregisterManagedInstanceInput{InstanceId: aws.String(id)}); !errors.As(err, &ad) {
+			t.Fatal(err)
+		}
+		if got := rec.list(); len(got) != 1 || got[0] != "ssm:DeregisterManagedInstance "+want {
+			t.Errorf("%s: checked %v, want %s", id, got, want)
+		}
 	}
 }
 

@@ -577,3 +577,55 @@ func (l *loader) evalCondition(expr any, path string) (bool, error) {
 	}
 	panic("unreachable")
 }
+
+// checkRules evaluates the template's Rules as CloudFormation does before
+// it creates or updates a stack: for each rule whose RuleCondition holds
+// (or that has none), every Assert must hold, else the deployment is
+// refused with the assertion's AssertDescription. Rule functions supported:
+// Fn::Equals, Fn::Not, Fn::And, Fn::Or over parameter Refs and literals.
+func (l *loader) checkRules(rules map[string]any) error {
+	for _, name := range sortedKeys(rules) {
+		path := "Rules." + name
+		r, ok := rules[name].(map[string]any)
+		if !ok {
+			return fmt.Errorf("%s: not a mapping", path)
+		}
+		for k := range r {
+			if k != "RuleCondition" && k != "Assertions" {
+				return fmt.Errorf("%s.%s: unsupported rule key", path, k)
+			}
+		}
+		if c, ok := r["RuleCondition"]; ok {
+			v, err := l.evalCondition(c, path+".RuleCondition")
+			if err != nil {
+				return err
+			}
+			if !v {
+				continue
+			}
+		}
+		asserts, ok := r["Assertions"].([]any)
+		if !ok || len(asserts) == 0 {
+			return fmt.Errorf("%s.Assertions: expected a non-empty list", path)
+		}
+		for i, a := range asserts {
+			ap := fmt.Sprintf("%s.Assertions[%d]", path, i)
+			am, ok := a.(map[string]any)
+			if !ok {
+				return fmt.Errorf("%s: not a mapping", ap)
+			}
+			v, err := l.evalCondition(am["Assert"], ap+".Assert")
+			if err != nil {
+				return err
+			}
+			if !v {
+				desc, _ := am["AssertDescription"].(string)
+				if desc == "" {
+					desc = "Template validation error: assertion failed"
+				}
+				return fmt.Errorf("%s: the parameters break rule %s: %s", ap, name, desc)
+			}
+		}
+	}
+	return nil
+}

@@ -306,7 +306,7 @@ func (l *loader) run(doc *document) error {
 	for k := range root {
 		switch k {
 		case "AWSTemplateFormatVersion", "Transform", "Description", "Metadata", "Parameters",
-			"Mappings", "Conditions", "Globals", "Resources", "Outputs":
+			"Mappings", "Conditions", "Rules", "Globals", "Resources", "Outputs":
 		default:
 			return fmt.Errorf("%s: unsupported top-level section", k)
 		}
@@ -358,6 +358,13 @@ func (l *loader) run(doc *document) error {
 			return err
 		}
 		l.out.Conditions[name] = v
+	}
+	rules, err := section(root, "Rules")
+	if err != nil {
+		return err
+	}
+	if err := l.checkRules(rules); err != nil {
+		return err
 	}
 	globals, err := section(root, "Globals")
 	if err != nil {

@@ -605,7 +605,18 @@ Resources:
           Properties:
             Patern: {source: [x]}
 `, nil, []string{"Resources.Fn.Properties.Events.E.Properties.Patern"}},
-		{"unsupported top-level section", "Rules: {}\nResources:" + fnHead, nil, []string{"Rules: unsupported top-level section"}},
+		{"unsupported top-level section", "Hooks: {}\nResources:" + fnHead, nil, []string{"Hooks: unsupported top-level section"}},
+		{"failed rule assertion", `
+Parameters:
+  Mode: {Type: String, Default: managed}
+  Arn: {Type: String, Default: ""}
+Rules:
+  NeedsArn:
+    RuleCondition: !Equals [!Ref Mode, existing]
+    Assertions:
+      - Assert: !Not [!Equals [!Ref Arn, ""]]
+        AssertDescription: existing needs Arn
+Resources:` + fnHead, map[string]string{"Mode": "existing"}, []string{"Rules.NeedsArn.Assertions[0]", "existing needs Arn"}},
 		{"duplicate key", "Transform: [AWS::LanguageExtensions]\n", nil, []string{"duplicate key"}},
 		{"SSM parameter type", `
 Parameters:
@@ -656,6 +667,12 @@ func TestRealTemplate(t *testing.T) {
 			}
 			t.Fatalf("parameters %v: %v", mode, err)
 		}
+	}
+	// Its Rules refuse, as CloudFormation would, the existing agent role
+	// mode without the role's ARN.
+	_, err := Load(path, Options{Parameters: map[string]string{"AgentRoleMode": "existing"}})
+	if err == nil || !strings.Contains(err.Error(), "ExistingAgentRoleArn must name the agent role") {
+		t.Errorf("AgentRoleMode existing without ExistingAgentRoleArn: got %v, want the rule ExistingAgentRoleNeedsArn's refusal", err)
 	}
 	tp, err := Load(path, Options{})
 	if err != nil {
