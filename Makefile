@@ -20,7 +20,7 @@ GO_LAMBDA_BUILD = CGO_ENABLED=0 GOOS=$(GOOS) GOARCH=$(GOARCH) $(GO) build $(GO_L
 FUNCTIONS := TriggerFunction EnsureRolesFunction CheckClusterFunction RegisterClusterFunction \
 	CheckActivationFunction CompleteRegistrationFunction CleanupFunction
 
-.PHONY: all build test cfn-lint run invoke tools deploy bench fmt vet readme check-artifacts-dir host-bootstraps $(addprefix build-,$(FUNCTIONS))
+.PHONY: all build test cfn-lint run invoke tools deploy bench fmt vet readme diagram check-artifacts-dir host-bootstraps $(addprefix build-,$(FUNCTIONS))
 
 all: build
 
@@ -159,6 +159,12 @@ bench:
 # (-count=1: a cached result would skip the write).
 readme:
 	$(GO) test -count=1 ./e2e/ -update-readme
+
+# Rewrite the state machine diagrams README.md and docs/statemachine.md embed
+# from statemachine/*.asl.json (localcloud/asl.Mermaid); make test fails when
+# they no longer match.
+diagram:
+	$(GO) test -count=1 ./internal/templatecheck/ -run '^TestDiagramsMatchTheDefinitions$$' -update-diagrams
 
 fmt:
 	gofmt -w $$(git ls-files -co --exclude-standard '*.go')
