@@ -128,7 +128,7 @@ func (c *Checker) Handle(ctx context.Context, in Input) (Result, error) {
 
 	online, err := c.onlineInstances(ctx, in.ActivationID)
 	if err != nil {
-		if awserr.IsRetryable(err) {
+		if awserr.IsTransient(err) {
 			return Result{}, awserr.Step("ssm:DescribeInstanceInformation", err)
 		}
 		// EKS's status is the documented signal; SSM is the faster second

@@ -3,9 +3,12 @@
 package awserr
 
 import (
+	"context"
 	"errors"
+	"net/http"
 	"strings"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/smithy-go"
@@ -14,14 +17,12 @@ import (
 // Error codes, by service. Only codes the project reacts to are listed.
 const (
 	// EKS
-	EKSResourceNotFound            = "ResourceNotFoundException"
-	EKSResourceInUse               = "ResourceInUseException"
-	EKSResourceLimitExceeded       = "ResourceLimitExceededException"
-	EKSInvalidRequest              = "InvalidRequestException"
-	EKSInvalidParameter            = "InvalidParameterException"
-	EKSResourcePropagationDelay    = "ResourcePropagationDelayException"
-	EKSServerException             = "ServerException"
-	EKSServiceUnavailableException = "ServiceUnavailableException"
+	EKSResourceNotFound         = "ResourceNotFoundException"
+	EKSResourceInUse            = "ResourceInUseException"
+	EKSResourceLimitExceeded    = "ResourceLimitExceededException"
+	EKSInvalidRequest           = "InvalidRequestException"
+	EKSInvalidParameter         = "InvalidParameterException"
+	EKSResourcePropagationDelay = "ResourcePropagationDelayException"
 
 	// IAM
 	IAMNoSuchEntity        = "NoSuchEntity"
@@ -40,13 +41,13 @@ const (
 	SFNExecutionAlreadyExist = "ExecutionAlreadyExists"
 	SFNInvalidArn            = "InvalidArn"
 
-	// Shared throttling and access codes.
-	Throttling          = "ThrottlingException"
-	Throttled           = "Throttling"
-	TooManyRequests     = "TooManyRequestsException"
-	AccessDenied        = "AccessDenied"
-	AccessDeniedExcept  = "AccessDeniedException"
-	InternalServerError = "InternalServerError"
+	// Shared throttling and access codes. A 5xx is recognised by its fault
+	// (IsTransient), never by a code.
+	Throttling         = "ThrottlingException"
+	Throttled          = "Throttling"
+	TooManyRequests    = "TooManyRequestsException"
+	AccessDenied       = "AccessDenied"
+	AccessDeniedExcept = "AccessDeniedException"
 )
 
 // Code returns the AWS error code of err, or "".
@@ -139,21 +140,56 @@ func IsInvalidArn(err error) bool { return is(err, SFNInvalidArn) }
 // with a different input, or one that has ended.
 func IsExecutionAlreadyExists(err error) bool { return is(err, SFNExecutionAlreadyExist) }
 
-// IsTransient: worth retrying later (throttling, 5xx, the SDK's own retry
-// budget running out). The state machine retries these with backoff.
+// IsTransient is the project's one classifier of failures worth retrying
+// later; the state machine (and, for the trigger, Lambda) retries them with
+// backoff. Transient are:
+//   - a server fault: an AWS answer whose fault is smithy.FaultServer (every
+//     modeled 5xx error), or any failure that carries an HTTP response with a
+//     5xx status (an unmodeled error code, a body that did not parse);
+//   - throttling: the throttling codes above, or an HTTP 429;
+//   - IAM's ConcurrentModification (another writer; the next try succeeds);
+//   - the SDK's own client-side retry budget running out
+//     (ratelimit.QuotaExceededError), and its attempts running out on a
+//     failure that is itself transient (retry.MaxAttemptsError);
+//   - a failure that is no AWS answer at all: a network error (as the SDK's
+//     own retry.RetryableConnectionError judges it) or a timeout (the
+//     invocation's deadline, or a net.Error that timed out).
+//
+// Any other AWS answer (access denied, bad input, not found) is permanent.
 func IsTransient(err error) bool {
 	if err == nil {
 		return false
 	}
-	// The SDK's client-side retry budget ran out: the service is struggling,
-	// so back off in the state machine rather than fail the registration.
 	var qe ratelimit.QuotaExceededError
 	if errors.As(err, &qe) {
 		return true
 	}
 	var me *retry.MaxAttemptsError
-	if errors.As(err, &me) && IsTransient(me.Err) {
+	if errors.As(err, &me) && me.Err != nil && me.Err != err {
+		return IsTransient(me.Err)
+	}
+	var ae smithy.APIError
+	isAPI := errors.As(err, &ae)
+	if isAPI && ae.ErrorFault() == smithy.FaultServer {
 		return true
 	}
-	return is(err, Throttling, Throttled, TooManyRequests, EKSServerException, EKSServiceUnavailableException, InternalServerError, IAMConcurrentModify)
+	if s := httpStatus(err); s >= 500 || s == http.StatusTooManyRequests {
+		return true
+	}
+	if isAPI {
+		return is(err, Throttling, Throttled, TooManyRequests, IAMConcurrentModify)
+	}
+	if (retry.RetryableConnectionError{}).IsErrorRetryable(err) == aws.TrueTernary {
+		return true
+	}
+	return errors.Is(err, context.DeadlineExceeded)
+}
+
+// httpStatus is the HTTP status of the response err carries, or 0.
+func httpStatus(err error) int {
+	var re interface{ HTTPStatusCode() int }
+	if errors.As(err, &re) {
+		return re.HTTPStatusCode()
+	}
+	return 0
 }

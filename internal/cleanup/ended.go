@@ -51,19 +51,6 @@ type FailedDetail struct {
 	ExecutionArn string `json:"executionArn"`
 }
 
-// EventNotPublished: PutEvents answered, but failed the entry
-// (FailedEntryCount > 0). Ended returns it, like a failed PutEvents call
-// (TransientAWSError, AWSCallFailed), so Lambda retries the status change
-// and finally sends it to the Cleanup function's on-failure queue.
-type EventNotPublished struct {
-	DetailType, Code, Message string
-}
-
-func (e EventNotPublished) Error() string {
-	return fmt.Sprintf("publishing %q failed: %s: %s; the compensation is done and a retry publishes it again",
-		e.DetailType, e.Code, e.Message)
-}
-
 // Ended handles a registration execution that ended without running its own
 // cleanup: stopped by hand, timed out, or failed with an error no Catch can
 // handle. EventBridge delivers the status change (template.yaml's rule on the
@@ -207,7 +194,7 @@ func (c *Cleaner) publish(ctx context.Context, d ExecutionStatus, detailType str
 		return awserr.Step("events:PutEvents", err)
 	}
 	if out.FailedEntryCount > 0 {
-		e := EventNotPublished{DetailType: detailType}
+		e := awserr.EventNotPublished{DetailType: detailType}
 		if len(out.Entries) > 0 {
 			e.Code, e.Message = aws.ToString(out.Entries[0].ErrorCode), aws.ToString(out.Entries[0].ErrorMessage)
 		}
