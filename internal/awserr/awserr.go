@@ -34,6 +34,7 @@ const (
 	SSMParameterNotFound      = "ParameterNotFound"
 	SSMParameterAlreadyExists = "ParameterAlreadyExists"
 	SSMInvalidActivationID    = "InvalidActivationId"
+	SSMInvalidActivation      = "InvalidActivation"
 	SSMInvalidInstanceID      = "InvalidInstanceId"
 
 	// Step Functions
@@ -126,8 +127,11 @@ func IsRolePropagation(err error) bool {
 // IsQuotaExceeded: the "Registered clusters" quota is reached.
 func IsQuotaExceeded(err error) bool { return is(err, EKSResourceLimitExceeded) }
 
-// IsActivationGone: DeleteActivation found the activation gone already.
-func IsActivationGone(err error) bool { return is(err, SSMInvalidActivationID) }
+// IsActivationGone: DeleteActivation found the activation gone already. The
+// SSM model declares both codes for DeleteActivation; the API reference
+// says InvalidActivation when the activation "might have been deleted", and
+// InvalidActivationId for an id it does not know. Either means gone.
+func IsActivationGone(err error) bool { return is(err, SSMInvalidActivationID, SSMInvalidActivation) }
 
 // IsInstanceGone: DeregisterManagedInstance found no such instance.
 func IsInstanceGone(err error) bool { return is(err, SSMInvalidInstanceID) }
