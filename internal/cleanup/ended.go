@@ -10,6 +10,7 @@ import (
 	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 
 	"github.com/platform/eks-connector-registrar/internal/awserr"
+	"github.com/platform/eks-connector-registrar/internal/lambdamain"
 	"github.com/platform/eks-connector-registrar/internal/registration"
 )
 
@@ -99,7 +100,7 @@ func (c *Cleaner) Ended(ctx context.Context, ev StatusChange) (Summary, error) {
 	}
 	cluster := in.ClusterName
 	errName, cause := aws.ToString(d.Error), aws.ToString(d.Cause)
-	log := c.Log.With("cluster", cluster, "execution", d.ExecutionArn, "status", d.Status)
+	log := lambdamain.Logger(ctx, c.Log).With("cluster", cluster, "execution", d.ExecutionArn, "status", d.Status)
 	if errName == deregistrationRequested {
 		log.Info("registration stopped by a deregistration, which cleans up and announces itself")
 		return Summary{Mode: "none", ClusterName: cluster}, nil

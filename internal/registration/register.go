@@ -16,6 +16,7 @@ import (
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 
 	"github.com/platform/eks-connector-registrar/internal/awserr"
+	"github.com/platform/eks-connector-registrar/internal/lambdamain"
 	"github.com/platform/eks-connector-registrar/internal/workflow"
 )
 
@@ -120,7 +121,7 @@ func (r *Registrar) Handle(ctx context.Context, in RegisterInput) (Registration,
 	if len(problems) > 0 {
 		return Registration{}, StepInputInvalid{Step: "RegisterCluster", Problems: problems}
 	}
-	log := r.Log.With("cluster", cluster, "execution", in.ExecutionArn, "attempt", in.Attempt)
+	log := lambdamain.Logger(ctx, r.Log).With("cluster", cluster, "execution", in.ExecutionArn, "attempt", in.Attempt)
 	p := r.Settings.Params()
 	codeParam := p.ActivationCode(cluster)
 

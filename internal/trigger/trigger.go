@@ -29,6 +29,7 @@ import (
 
 	"github.com/platform/eks-connector-registrar/internal/awserr"
 	"github.com/platform/eks-connector-registrar/internal/contract"
+	"github.com/platform/eks-connector-registrar/internal/lambdamain"
 	"github.com/platform/eks-connector-registrar/internal/lock"
 	"github.com/platform/eks-connector-registrar/internal/workflow"
 )
@@ -116,7 +117,7 @@ func NewHandler(cfg aws.Config, getenv func(string) string, log *slog.Logger) (l
 
 // Handle validates the event, then starts (or declines to start) an execution.
 func (h *Handler) Handle(ctx context.Context, ev events.CloudWatchEvent) (Result, error) {
-	log := h.Log.With("eventId", ev.ID, "detailType", ev.DetailType)
+	log := lambdamain.Logger(ctx, h.Log).With("eventId", ev.ID, "detailType", ev.DetailType)
 	if ev.Source != h.Settings.EventSource {
 		return h.reject(ctx, log, ev, "", &contract.Rejection{Field: "source", Value: ev.Source,
 			Rule: fmt.Sprintf("must be %q (the EventSource template parameter)", h.Settings.EventSource)})

@@ -26,6 +26,7 @@ import (
 
 	"github.com/platform/eks-connector-registrar/internal/awserr"
 	"github.com/platform/eks-connector-registrar/internal/contract"
+	"github.com/platform/eks-connector-registrar/internal/lambdamain/logtest"
 	"github.com/platform/eks-connector-registrar/internal/lock"
 	"github.com/platform/eks-connector-registrar/internal/lock/locktest"
 	"github.com/platform/eks-connector-registrar/internal/trigger"
@@ -614,4 +615,28 @@ func contractName(ev events.CloudWatchEvent) string {
 	}
 	_ = json.Unmarshal(ev.Detail, &d)
 	return contract.ExecutionName(trigger.RegisterPrefix, d.ClusterName, ev.ID)
+}
+
+// Every line an invocation logs carries its Lambda request id, through
+// Lambda's own log handler (which adds it only for the invocation's context).
+func TestEveryLogLineCarriesTheRequestID(t *testing.T) {
+	w := newWorld(t)
+	c := logtest.New(t)
+	w.h.Log = c.Logger
+	if _, err := w.h.Handle(logtest.Invocation("req-start"), register("ev-1", "c1")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.h.Handle(logtest.Invocation("req-busy"), register("ev-2", "c1")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.h.Handle(logtest.Invocation("req-bad"), event("bad", "Register Cluster", `{}`)); err != nil {
+		t.Fatal(err)
+	}
+	lines := c.Lines()
+	if len(lines) != 3 {
+		t.Fatalf("lines %q", lines)
+	}
+	for i, id := range []string{"req-start", "req-busy", "req-bad"} {
+		logtest.AssertEveryLineHas(t, lines[i:i+1], id)
+	}
 }
