@@ -36,6 +36,7 @@ const (
 	SSMInvalidActivationID    = "InvalidActivationId"
 	SSMInvalidActivation      = "InvalidActivation"
 	SSMInvalidInstanceID      = "InvalidInstanceId"
+	SSMInvalidKeyID           = "InvalidKeyId"
 
 	// Step Functions
 	SFNExecutionDoesNotExist = "ExecutionDoesNotExist"
@@ -132,6 +133,18 @@ func IsQuotaExceeded(err error) bool { return is(err, EKSResourceLimitExceeded) 
 // says InvalidActivation when the activation "might have been deleted", and
 // InvalidActivationId for an id it does not know. Either means gone.
 func IsActivationGone(err error) bool { return is(err, SSMInvalidActivationID, SSMInvalidActivation) }
+
+// IsKeyUnusable: PutParameter could not encrypt a SecureString under the
+// KMS key it named: the key id is not valid (InvalidKeyId, declared by
+// PutParameter in the SSM model), or KMS denied the caller, which SSM
+// passes on as an access denial naming KMS (e.g. "... not authorized to
+// perform: kms:Encrypt ..."; assumption from reported messages).
+func IsKeyUnusable(err error) bool {
+	if is(err, SSMInvalidKeyID) {
+		return true
+	}
+	return is(err, AccessDenied, AccessDeniedExcept) && strings.Contains(strings.ToLower(Message(err)), "kms")
+}
 
 // IsInstanceGone: DeregisterManagedInstance found no such instance.
 func IsInstanceGone(err error) bool { return is(err, SSMInvalidInstanceID) }

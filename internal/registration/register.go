@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"log/slog"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
@@ -102,6 +103,7 @@ func NewRegisterHandler(cfg aws.Config, getenv func(string) string, log *slog.Lo
 
 // Handle runs the step. Errors: RolePropagationDelay, ServiceLinkedRoleMissing,
 // RegisteredClustersQuotaExceeded, ClusterOwnedElsewhere, ActivationCodeLost,
+// ActivationCodeStoreRefused,
 // StepInputInvalid, TransientAWSError, AWSCallFailed.
 func (r *Registrar) Handle(ctx context.Context, in RegisterInput) (Registration, error) {
 	cluster := in.Execution.ClusterName
@@ -222,7 +224,14 @@ func (r *Registrar) Handle(ctx context.Context, in RegisterInput) (Registration,
 		put.KeyId = aws.String(r.Settings.KMSKeyID)
 	}
 	if _, err := r.SSM.PutParameter(ctx, put); err != nil {
-		return Registration{}, ActivationCodeLost{Cluster: cluster, Reason: "storing it in " + codeParam + " failed: " + awserr.Step("ssm:PutParameter", err).Error()}
+		msg := strings.ReplaceAll(awserr.Message(err), code.Reveal(), "<redacted>")
+		if !awserr.IsTransient(err) {
+			// Permanent: a new registration's code would be refused too.
+			return Registration{}, ActivationCodeStoreRefused{Cluster: cluster, Parameter: codeParam, KeyID: r.Settings.KMSKeyID,
+				KeyProblem: awserr.IsKeyUnusable(err), Code: awserr.Code(err), Message: msg}
+		}
+		return Registration{}, ActivationCodeLost{Cluster: cluster, Reason: "storing it in " + codeParam + " failed transiently (" +
+			awserr.Code(err) + ": " + msg + ")"}
 	}
 	act := Activation{
 		ActivationID: aws.ToString(cc.ActivationId), Region: r.Region, Provider: in.Execution.Provider,
