@@ -271,7 +271,7 @@ func TestRegisteredClustersQuotaReached(t *testing.T) {
 	}
 }
 
-// The code store fails right after RegisterCluster answered (the same as a
+// The code store fails transiently right after RegisterCluster answered (as a
 // crash between the two: the code is gone for good). The useless
 // registration is deregistered, the workflow waits until it is gone, and
 // registers again with attempt 2.
@@ -285,17 +285,19 @@ func TestLostActivationCodeIsReplacedByANewRegistration(t *testing.T) {
 		// next SSM PutParameter — the code's — is the one that fails.
 		if c.Service == "eks" && c.Op == "RegisterCluster" && status == 200 && !armed {
 			armed = true
-			e.c.Faults.Add(awsproto.Fault{Service: "ssm", Op: "PutParameter", FirstN: 1,
-				Code: "AccessDeniedException", Status: 400,
-				Message: "injected: not authorized to perform kms:Encrypt (store of the activation code)"})
+			// A transient failure that outlasts the SDK's 3 attempts: the
+			// code is lost (a permanent one fails fast: kms_test.go).
+			e.c.Faults.Add(awsproto.Fault{Service: "ssm", Op: "PutParameter", FirstN: 3,
+				Code: "InternalServerError", Status: 500,
+				Message: "injected: service struggling (store of the activation code)"})
 		}
 	})
 	e.register("lost-01", nil)
 	ex := e.waitExecution("Registration", 1)
 	mustStatus(t, ex, "SUCCEEDED")
 
-	if n := e.c.Faults.InjectedCount("ssm", "PutParameter"); n != 1 {
-		t.Fatalf("%d PutParameter faults injected, want 1", n)
+	if n := e.c.Faults.InjectedCount("ssm", "PutParameter"); n != 3 {
+		t.Fatalf("%d PutParameter faults injected, want 3 (the SDK's attempts at storing the code)", n)
 	}
 	if n := e.c.EKS.RegisterCalls(); n != 2 {
 		t.Errorf("%d registrations created, want 2 (the lost one and its replacement)", n)

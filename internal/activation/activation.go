@@ -18,6 +18,7 @@ import (
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 
 	"github.com/platform/eks-connector-registrar/internal/awserr"
+	"github.com/platform/eks-connector-registrar/internal/lambdamain"
 	"github.com/platform/eks-connector-registrar/internal/registration"
 	"github.com/platform/eks-connector-registrar/internal/workflow"
 )
@@ -109,7 +110,7 @@ func (c *Checker) Handle(ctx context.Context, in Input) (Result, error) {
 	if timeout <= 0 {
 		timeout = c.DefaultTimeout
 	}
-	log := c.Log.With("cluster", in.ClusterName, "activationId", in.ActivationID)
+	log := lambdamain.Logger(ctx, c.Log).With("cluster", in.ClusterName, "activationId", in.ActivationID)
 	deadline := Deadline(start, timeout, expiry)
 	res := Result{Deadline: deadline.Format(time.RFC3339), CheckedAt: now.UTC().Format(time.RFC3339Nano), InstanceIDs: []string{}}
 
@@ -128,7 +129,7 @@ func (c *Checker) Handle(ctx context.Context, in Input) (Result, error) {
 
 	online, err := c.onlineInstances(ctx, in.ActivationID)
 	if err != nil {
-		if awserr.IsRetryable(err) {
+		if awserr.IsTransient(err) {
 			return Result{}, awserr.Step("ssm:DescribeInstanceInformation", err)
 		}
 		// EKS's status is the documented signal; SSM is the faster second

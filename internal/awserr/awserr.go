@@ -3,9 +3,12 @@
 package awserr
 
 import (
+	"context"
 	"errors"
+	"net/http"
 	"strings"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/smithy-go"
@@ -14,14 +17,12 @@ import (
 // Error codes, by service. Only codes the project reacts to are listed.
 const (
 	// EKS
-	EKSResourceNotFound            = "ResourceNotFoundException"
-	EKSResourceInUse               = "ResourceInUseException"
-	EKSResourceLimitExceeded       = "ResourceLimitExceededException"
-	EKSInvalidRequest              = "InvalidRequestException"
-	EKSInvalidParameter            = "InvalidParameterException"
-	EKSResourcePropagationDelay    = "ResourcePropagationDelayException"
-	EKSServerException             = "ServerException"
-	EKSServiceUnavailableException = "ServiceUnavailableException"
+	EKSResourceNotFound         = "ResourceNotFoundException"
+	EKSResourceInUse            = "ResourceInUseException"
+	EKSResourceLimitExceeded    = "ResourceLimitExceededException"
+	EKSInvalidRequest           = "InvalidRequestException"
+	EKSInvalidParameter         = "InvalidParameterException"
+	EKSResourcePropagationDelay = "ResourcePropagationDelayException"
 
 	// IAM
 	IAMNoSuchEntity        = "NoSuchEntity"
@@ -33,20 +34,22 @@ const (
 	SSMParameterNotFound      = "ParameterNotFound"
 	SSMParameterAlreadyExists = "ParameterAlreadyExists"
 	SSMInvalidActivationID    = "InvalidActivationId"
+	SSMInvalidActivation      = "InvalidActivation"
 	SSMInvalidInstanceID      = "InvalidInstanceId"
+	SSMInvalidKeyID           = "InvalidKeyId"
 
 	// Step Functions
 	SFNExecutionDoesNotExist = "ExecutionDoesNotExist"
 	SFNExecutionAlreadyExist = "ExecutionAlreadyExists"
 	SFNInvalidArn            = "InvalidArn"
 
-	// Shared throttling and access codes.
-	Throttling          = "ThrottlingException"
-	Throttled           = "Throttling"
-	TooManyRequests     = "TooManyRequestsException"
-	AccessDenied        = "AccessDenied"
-	AccessDeniedExcept  = "AccessDeniedException"
-	InternalServerError = "InternalServerError"
+	// Shared throttling and access codes. A 5xx is recognised by its fault
+	// (IsTransient), never by a code.
+	Throttling         = "ThrottlingException"
+	Throttled          = "Throttling"
+	TooManyRequests    = "TooManyRequestsException"
+	AccessDenied       = "AccessDenied"
+	AccessDeniedExcept = "AccessDeniedException"
 )
 
 // Code returns the AWS error code of err, or "".
@@ -125,8 +128,23 @@ func IsRolePropagation(err error) bool {
 // IsQuotaExceeded: the "Registered clusters" quota is reached.
 func IsQuotaExceeded(err error) bool { return is(err, EKSResourceLimitExceeded) }
 
-// IsActivationGone: DeleteActivation found the activation gone already.
-func IsActivationGone(err error) bool { return is(err, SSMInvalidActivationID) }
+// IsActivationGone: DeleteActivation found the activation gone already. The
+// SSM model declares both codes for DeleteActivation; the API reference
+// says InvalidActivation when the activation "might have been deleted", and
+// InvalidActivationId for an id it does not know. Either means gone.
+func IsActivationGone(err error) bool { return is(err, SSMInvalidActivationID, SSMInvalidActivation) }
+
+// IsKeyUnusable: PutParameter could not encrypt a SecureString under the
+// KMS key it named: the key id is not valid (InvalidKeyId, declared by
+// PutParameter in the SSM model), or KMS denied the caller, which SSM
+// passes on as an access denial naming KMS (e.g. "... not authorized to
+// perform: kms:Encrypt ..."; assumption from reported messages).
+func IsKeyUnusable(err error) bool {
+	if is(err, SSMInvalidKeyID) {
+		return true
+	}
+	return is(err, AccessDenied, AccessDeniedExcept) && strings.Contains(strings.ToLower(Message(err)), "kms")
+}
 
 // IsInstanceGone: DeregisterManagedInstance found no such instance.
 func IsInstanceGone(err error) bool { return is(err, SSMInvalidInstanceID) }
@@ -139,21 +157,56 @@ func IsInvalidArn(err error) bool { return is(err, SFNInvalidArn) }
 // with a different input, or one that has ended.
 func IsExecutionAlreadyExists(err error) bool { return is(err, SFNExecutionAlreadyExist) }
 
-// IsTransient: worth retrying later (throttling, 5xx, the SDK's own retry
-// budget running out). The state machine retries these with backoff.
+// IsTransient is the project's one classifier of failures worth retrying
+// later; the state machine (and, for the trigger, Lambda) retries them with
+// backoff. Transient are:
+//   - a server fault: an AWS answer whose fault is smithy.FaultServer (every
+//     modeled 5xx error), or any failure that carries an HTTP response with a
+//     5xx status (an unmodeled error code, a body that did not parse);
+//   - throttling: the throttling codes above, or an HTTP 429;
+//   - IAM's ConcurrentModification (another writer; the next try succeeds);
+//   - the SDK's own client-side retry budget running out
+//     (ratelimit.QuotaExceededError), and its attempts running out on a
+//     failure that is itself transient (retry.MaxAttemptsError);
+//   - a failure that is no AWS answer at all: a network error (as the SDK's
+//     own retry.RetryableConnectionError judges it) or a timeout (the
+//     invocation's deadline, or a net.Error that timed out).
+//
+// Any other AWS answer (access denied, bad input, not found) is permanent.
 func IsTransient(err error) bool {
 	if err == nil {
 		return false
 	}
-	// The SDK's client-side retry budget ran out: the service is struggling,
-	// so back off in the state machine rather than fail the registration.
 	var qe ratelimit.QuotaExceededError
 	if errors.As(err, &qe) {
 		return true
 	}
 	var me *retry.MaxAttemptsError
-	if errors.As(err, &me) && IsTransient(me.Err) {
+	if errors.As(err, &me) && me.Err != nil && me.Err != err {
+		return IsTransient(me.Err)
+	}
+	var ae smithy.APIError
+	isAPI := errors.As(err, &ae)
+	if isAPI && ae.ErrorFault() == smithy.FaultServer {
 		return true
 	}
-	return is(err, Throttling, Throttled, TooManyRequests, EKSServerException, EKSServiceUnavailableException, InternalServerError, IAMConcurrentModify)
+	if s := httpStatus(err); s >= 500 || s == http.StatusTooManyRequests {
+		return true
+	}
+	if isAPI {
+		return is(err, Throttling, Throttled, TooManyRequests, IAMConcurrentModify)
+	}
+	if (retry.RetryableConnectionError{}).IsErrorRetryable(err) == aws.TrueTernary {
+		return true
+	}
+	return errors.Is(err, context.DeadlineExceeded)
+}
+
+// httpStatus is the HTTP status of the response err carries, or 0.
+func httpStatus(err error) int {
+	var re interface{ HTTPStatusCode() int }
+	if errors.As(err, &re) {
+		return re.HTTPStatusCode()
+	}
+	return 0
 }

@@ -1,10 +1,7 @@
 package awserr
 
 import (
-	"context"
-	"errors"
 	"fmt"
-	"net"
 	"strings"
 )
 
@@ -15,23 +12,29 @@ const (
 	EKSClientException = "ClientException"
 )
 
-// The step handlers return the two typed errors below for an AWS call they
-// could not complete. Their Go type names are state machine error names:
-// "TransientAWSError" is retried with backoff by every Lambda task, and
+// Every function (the step handlers and the trigger) returns the two typed
+// errors below for an AWS call it could not complete. Their Go type names
+// are state machine error names, and each is declared only here:
+// "TransientAWSError" is retried with backoff by every Lambda task (and by
+// Lambda's own retries of the asynchronously invoked trigger), and
 // "AWSCallFailed" is caught like any other failure.
 
 // TransientAWSError: an AWS call failed in a way worth retrying later
-// (throttling, a 5xx, the SDK's own retry budget exhausted, a network error).
+// (IsTransient: throttling, a server fault, the SDK's own retry budget
+// exhausted, a network error or timeout).
 type TransientAWSError struct {
 	Operation string // e.g. "eks:RegisterCluster"
 	Code      string // the AWS error code, if any
 	Message   string
+	Err       error `json:"-"` // the failure itself, if any (errors.As/Is see through)
 }
 
 func (e TransientAWSError) Error() string {
-	return fmt.Sprintf("%s failed transiently (%s): %s; the state machine retries it with backoff",
+	return fmt.Sprintf("%s failed transiently (%s): %s; it is retried with backoff",
 		e.Operation, orUnknown(e.Code), e.Message)
 }
+
+func (e TransientAWSError) Unwrap() error { return e.Err }
 
 // AWSCallFailed: an AWS call failed in a way a retry will not fix (access
 // denied, bad input, a missing resource the step needed).
@@ -39,7 +42,10 @@ type AWSCallFailed struct {
 	Operation string
 	Code      string
 	Message   string
+	Err       error `json:"-"`
 }
+
+func (e AWSCallFailed) Unwrap() error { return e.Err }
 
 func (e AWSCallFailed) Error() string {
 	hint := "check the input and the function's IAM policy in template.yaml"
@@ -56,23 +62,24 @@ func Step(op string, err error) error {
 	if err == nil {
 		return nil
 	}
-	if IsRetryable(err) {
-		return TransientAWSError{Operation: op, Code: Code(err), Message: Message(err)}
+	if IsTransient(err) {
+		return TransientAWSError{Operation: op, Code: Code(err), Message: Message(err), Err: err}
 	}
-	return AWSCallFailed{Operation: op, Code: Code(err), Message: Message(err)}
+	return AWSCallFailed{Operation: op, Code: Code(err), Message: Message(err), Err: err}
 }
 
-// IsRetryable widens IsTransient with failures that are not AWS answers at
-// all: a network error, or the invocation's own deadline.
-func IsRetryable(err error) bool {
-	if IsTransient(err) {
-		return true
-	}
-	if Code(err) != "" {
-		return false
-	}
-	var ne net.Error
-	return errors.As(err, &ne) || errors.Is(err, context.DeadlineExceeded)
+// EventNotPublished: PutEvents answered, but failed the entry
+// (FailedEntryCount > 0). A function that publishes an event returns it,
+// like a failed PutEvents call (TransientAWSError, AWSCallFailed), so Lambda
+// retries the invocation and finally sends it to the function's on-failure
+// queue.
+type EventNotPublished struct {
+	DetailType, Code, Message string
+}
+
+func (e EventNotPublished) Error() string {
+	return fmt.Sprintf("publishing %q failed: %s: %s; a retry of the invocation publishes it again",
+		e.DetailType, e.Code, e.Message)
 }
 
 // IsResourceInUse: EKS RegisterCluster found a cluster of that name, or

@@ -19,6 +19,7 @@ import (
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 
 	"github.com/platform/eks-connector-registrar/internal/awserr"
+	"github.com/platform/eks-connector-registrar/internal/lambdamain"
 	"github.com/platform/eks-connector-registrar/internal/lock"
 	"github.com/platform/eks-connector-registrar/internal/registration"
 	"github.com/platform/eks-connector-registrar/internal/workflow"
@@ -178,7 +179,7 @@ func (c *Cleaner) Cleanup(ctx context.Context, in Input) (Summary, error) {
 		return Summary{}, registration.StepInputInvalid{Step: "Cleanup", Problems: []string{"clusterName and executionArn are required"}}
 	}
 	cluster := in.ClusterName
-	log := c.Log.With("cluster", cluster, "execution", in.ExecutionArn, "mode", in.Mode)
+	log := lambdamain.Logger(ctx, c.Log).With("cluster", cluster, "execution", in.ExecutionArn, "mode", in.Mode)
 	s := Summary{Mode: in.Mode, ClusterName: cluster, ActivationIDs: []string{}, InstancesDeregistered: []string{}, ParametersDeleted: []string{}, InstanceIDs: []string{}}
 
 	intent, intentFound, err := registration.ReadIntent(ctx, c.SSM, c.Params, cluster)

@@ -38,6 +38,7 @@ type world struct {
 	instances    map[string]ssmtypes.InstanceInformation
 	released     []string
 	modified     map[string]time.Time // LastModifiedDate SSM reports
+	goneCode     string               // what DeleteActivation answers for a gone activation
 }
 
 func apiErr(code string) error { return &smithy.GenericAPIError{Code: code, Message: code} }
@@ -96,6 +97,9 @@ func (w *world) DescribeInstanceInformation(_ context.Context, in *ssm.DescribeI
 
 func (w *world) DeleteActivation(_ context.Context, in *ssm.DeleteActivationInput, _ ...func(*ssm.Options)) (*ssm.DeleteActivationOutput, error) {
 	if !w.activations[*in.ActivationId] {
+		if w.goneCode != "" {
+			return nil, apiErr(w.goneCode)
+		}
 		return nil, apiErr("InvalidActivationId")
 	}
 	delete(w.activations, *in.ActivationId)
@@ -186,6 +190,28 @@ func TestCompensateRemovesEverythingOfOursAndConverges(t *testing.T) {
 	s2, err := w.cleaner().Cleanup(context.Background(), in)
 	if err != nil || s2.Deregistered || w.deregistered != 1 || !s2.LockReleased {
 		t.Errorf("rerun: %+v %v", s2, err)
+	}
+}
+
+// SSM's DeleteActivation declares two errors for an activation it does not
+// have (botocore model ssm: InvalidActivationId and InvalidActivation; the
+// API reference says the latter when the activation "might have been
+// deleted"). Either means "already gone": the cleanup finishes, and a
+// deregistration that removed the cluster is not reported as failed.
+func TestAnActivationAlreadyGoneIsNoFailure(t *testing.T) {
+	for _, code := range []string{"InvalidActivationId", "InvalidActivation"} {
+		t.Run(code, func(t *testing.T) {
+			w := newWorld(ekstypes.ClusterStatusActive, "act-1", "")
+			w.goneCode = code
+			delete(w.activations, "act-1") // EKS's deregistration deleted it
+			s, err := w.cleaner().Cleanup(context.Background(), Input{Mode: ModeDeregister, ClusterName: cluster, ExecutionArn: me})
+			if err != nil {
+				t.Fatalf("DeleteActivation answering %s failed the cleanup: %v", code, err)
+			}
+			if !s.Deregistered || s.ActivationDeleted || !s.LockReleased || len(s.InstancesDeregistered) != 2 {
+				t.Errorf("summary %+v", s)
+			}
+		})
 	}
 }
 

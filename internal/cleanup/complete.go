@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
 	"github.com/platform/eks-connector-registrar/internal/awserr"
+	"github.com/platform/eks-connector-registrar/internal/lambdamain"
 	"github.com/platform/eks-connector-registrar/internal/registration"
 )
 
@@ -64,7 +65,7 @@ func (c *Cleaner) Complete(ctx context.Context, in CompleteInput) (Completion, e
 	if err := c.Release(ctx, in.ClusterName, in.ExecutionArn); err != nil {
 		return Completion{}, awserr.Step("ssm:DeleteParameter (lock release)", err)
 	}
-	c.Log.Info("registration complete", "cluster", in.ClusterName, "execution", in.ExecutionArn, "instances", out.InstanceIDs,
+	lambdamain.Logger(ctx, c.Log).Info("registration complete", "cluster", in.ClusterName, "execution", in.ExecutionArn, "instances", out.InstanceIDs,
 		"deletedCodeParameter", out.DeletedCodeParameter, "alreadyRegistered", out.AlreadyRegistered)
 	return out, nil
 }

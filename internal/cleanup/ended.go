@@ -10,6 +10,7 @@ import (
 	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 
 	"github.com/platform/eks-connector-registrar/internal/awserr"
+	"github.com/platform/eks-connector-registrar/internal/lambdamain"
 	"github.com/platform/eks-connector-registrar/internal/registration"
 )
 
@@ -49,19 +50,6 @@ type FailedDetail struct {
 	Error        string `json:"error"`
 	Reason       string `json:"reason"`
 	ExecutionArn string `json:"executionArn"`
-}
-
-// EventNotPublished: PutEvents answered, but failed the entry
-// (FailedEntryCount > 0). Ended returns it, like a failed PutEvents call
-// (TransientAWSError, AWSCallFailed), so Lambda retries the status change
-// and finally sends it to the Cleanup function's on-failure queue.
-type EventNotPublished struct {
-	DetailType, Code, Message string
-}
-
-func (e EventNotPublished) Error() string {
-	return fmt.Sprintf("publishing %q failed: %s: %s; the compensation is done and a retry publishes it again",
-		e.DetailType, e.Code, e.Message)
 }
 
 // Ended handles a registration execution that ended without running its own
@@ -112,7 +100,7 @@ func (c *Cleaner) Ended(ctx context.Context, ev StatusChange) (Summary, error) {
 	}
 	cluster := in.ClusterName
 	errName, cause := aws.ToString(d.Error), aws.ToString(d.Cause)
-	log := c.Log.With("cluster", cluster, "execution", d.ExecutionArn, "status", d.Status)
+	log := lambdamain.Logger(ctx, c.Log).With("cluster", cluster, "execution", d.ExecutionArn, "status", d.Status)
 	if errName == deregistrationRequested {
 		log.Info("registration stopped by a deregistration, which cleans up and announces itself")
 		return Summary{Mode: "none", ClusterName: cluster}, nil
@@ -207,7 +195,7 @@ func (c *Cleaner) publish(ctx context.Context, d ExecutionStatus, detailType str
 		return awserr.Step("events:PutEvents", err)
 	}
 	if out.FailedEntryCount > 0 {
-		e := EventNotPublished{DetailType: detailType}
+		e := awserr.EventNotPublished{DetailType: detailType}
 		if len(out.Entries) > 0 {
 			e.Code, e.Message = aws.ToString(out.Entries[0].ErrorCode), aws.ToString(out.Entries[0].ErrorMessage)
 		}

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 
+	"github.com/platform/eks-connector-registrar/internal/awserr"
 	"github.com/platform/eks-connector-registrar/internal/registration"
 )
 
@@ -236,8 +237,8 @@ func TestEndedPublishFailureIsATypedErrorAndTheRetryPublishes(t *testing.T) {
 			}
 		})
 	}
-	var e EventNotPublished
-	if err := error(EventNotPublished{DetailType: "X", Code: "InternalFailure", Message: "m"}); !errors.As(err, &e) || !strings.Contains(err.Error(), `publishing "X" failed: InternalFailure: m`) {
+	var e awserr.EventNotPublished
+	if err := error(awserr.EventNotPublished{DetailType: "X", Code: "InternalFailure", Message: "m"}); !errors.As(err, &e) || !strings.Contains(err.Error(), `publishing "X" failed: InternalFailure: m`) {
 		t.Errorf("message %q", err)
 	}
 }

@@ -28,6 +28,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	ekstypes "github.com/aws/aws-sdk-go-v2/service/eks/types"
 )
 
 // EventBridge detail-types the registrar consumes and emits.
@@ -51,7 +53,17 @@ const (
 )
 
 // Providers are the connectorConfig.provider values of eks:RegisterCluster.
-var Providers = []string{"EKS_ANYWHERE", "ANTHOS", "GKE", "AKS", "OPENSHIFT", "TANZU", "RANCHER", "EC2", "OTHER"}
+// They come from the SDK's enum (generated from the EKS service model), so
+// there is one list, and a new SDK brings a new provider.
+var Providers = providers()
+
+func providers() []string {
+	var out []string
+	for _, p := range ekstypes.ConnectorConfigProvider("").Values() {
+		out = append(out, string(p))
+	}
+	return out
+}
 
 // RegisterRequest is a validated "Register Cluster" detail.
 type RegisterRequest struct {

@@ -4,8 +4,11 @@ import (
 	"encoding/json"
 	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
+
+	ekstypes "github.com/aws/aws-sdk-go-v2/service/eks/types"
 )
 
 func TestParseRegister(t *testing.T) {
@@ -178,4 +181,23 @@ func FuzzParseRegister(f *testing.F) {
 			t.Fatalf("accepted invalid %+v", req)
 		}
 	})
+}
+
+// The providers the trigger accepts are the SDK's enum, which the local EKS
+// validates with too: one list (issue 9). The list the EKS API reference
+// and the project's reference notes give is checked here as well, so a
+// provider the SDK drops or adds is noticed.
+func TestProvidersAreTheSDKEnum(t *testing.T) {
+	var sdk []string
+	for _, p := range ekstypes.ConnectorConfigProvider("").Values() {
+		sdk = append(sdk, string(p))
+	}
+	if !slices.Equal(Providers, sdk) {
+		t.Errorf("contract.Providers %v, SDK %v", Providers, sdk)
+	}
+	for _, p := range []string{"EKS_ANYWHERE", "ANTHOS", "GKE", "AKS", "OPENSHIFT", "TANZU", "RANCHER", "EC2", "OTHER"} {
+		if !slices.Contains(Providers, p) {
+			t.Errorf("provider %s is missing", p)
+		}
+	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
 	"github.com/platform/eks-connector-registrar/internal/awserr"
+	"github.com/platform/eks-connector-registrar/internal/lambdamain"
 	"github.com/platform/eks-connector-registrar/internal/workflow"
 )
 
@@ -97,7 +98,7 @@ func (c *Checker) Handle(ctx context.Context, in CheckInput) (CheckResult, error
 	if in.ClusterName == "" {
 		return CheckResult{}, StepInputInvalid{Step: "CheckCluster", Problems: []string{"clusterName is empty"}}
 	}
-	log := c.Log.With("cluster", in.ClusterName, "execution", in.ExecutionArn)
+	log := lambdamain.Logger(ctx, c.Log).With("cluster", in.ClusterName, "execution", in.ExecutionArn)
 	if in.Mode != ModeGone {
 		// An execution proceeds only while it holds the cluster's lock: the
 		// trigger writes the lock before StartExecution, so a lock naming

@@ -68,8 +68,41 @@ func (e RegisteredClustersQuotaExceeded) Error() string {
 		e.Cluster, e.Region)
 }
 
+// ActivationCodeStoreRefused: SSM refused, for good, to store the activation
+// code (PutParameter failed with an error a retry will not fix: a KMS key
+// the function may not use, a denied ssm:PutParameter). Registering again
+// would only lose the next code the same way, so the state machine
+// compensates (deregisters the registration) and fails with this reason.
+type ActivationCodeStoreRefused struct {
+	Cluster, Parameter string
+	KeyID              string // the KmsKeyArn template parameter ("" = aws/ssm)
+	KeyProblem         bool   // the refusal is about the key (awserr.IsKeyUnusable)
+	Code, Message      string // SSM's answer
+}
+
+func (e ActivationCodeStoreRefused) Error() string {
+	what := fmt.Sprintf("SSM refused to store the activation code of cluster %q in SecureString parameter %s (%s: %s)",
+		e.Cluster, e.Parameter, orNone(e.Code), e.Message)
+	var todo string
+	switch {
+	case e.KeyProblem && e.KeyID != "":
+		todo = fmt.Sprintf("the parameter is encrypted under the KMS key %s (template parameter KmsKeyArn), which the RegisterClusterFunction role "+
+			"may not use: let the key's policy allow that role kms:Encrypt and kms:GenerateDataKey through SSM (kms:ViaService ssm.<region>.amazonaws.com), "+
+			"check the key exists, is enabled and is in this Region, or set KmsKeyArn to \"\" to use the AWS managed key aws/ssm", e.KeyID)
+	case e.KeyProblem:
+		todo = "the AWS managed key aws/ssm could not be used: check that no policy denies the RegisterClusterFunction role kms:Encrypt through SSM"
+	default:
+		todo = "check the RegisterClusterFunction role's ssm:PutParameter permission on the parameter prefix (template.yaml) and any SCP or permissions boundary that denies it"
+		if e.KeyID != "" {
+			todo += fmt.Sprintf(", and that it may use the KMS key %s (template parameter KmsKeyArn)", e.KeyID)
+		}
+	}
+	return what + "; registering again would lose the next code the same way, so the registration was not retried: " + todo +
+		", then send Register Cluster again"
+}
+
 // ActivationCodeLost: a registration of ours exists but its activation code
-// is not stored (a crash between RegisterCluster and the store, a failed store,
+// is not stored (a crash between RegisterCluster and the store, a store that failed transiently,
 // or a replayed request that returned no code). The code cannot be recovered,
 // so the state machine deregisters it and registers again.
 type ActivationCodeLost struct{ Cluster, Reason string }

@@ -14,6 +14,11 @@ import (
 
 func apiErr(code, msg string) error { return &smithy.GenericAPIError{Code: code, Message: msg} }
 
+// serverErr is a 5xx answer: the SDK gives its modeled errors the server fault.
+func serverErr(code, msg string) error {
+	return &smithy.GenericAPIError{Code: code, Message: msg, Fault: smithy.FaultServer}
+}
+
 type param struct {
 	value, typ, keyID string
 	modified          time.Time // LastModifiedDate, when the fake has a clock

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"log/slog"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
@@ -16,6 +17,7 @@ import (
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 
 	"github.com/platform/eks-connector-registrar/internal/awserr"
+	"github.com/platform/eks-connector-registrar/internal/lambdamain"
 	"github.com/platform/eks-connector-registrar/internal/workflow"
 )
 
@@ -101,6 +103,7 @@ func NewRegisterHandler(cfg aws.Config, getenv func(string) string, log *slog.Lo
 
 // Handle runs the step. Errors: RolePropagationDelay, ServiceLinkedRoleMissing,
 // RegisteredClustersQuotaExceeded, ClusterOwnedElsewhere, ActivationCodeLost,
+// ActivationCodeStoreRefused,
 // StepInputInvalid, TransientAWSError, AWSCallFailed.
 func (r *Registrar) Handle(ctx context.Context, in RegisterInput) (Registration, error) {
 	cluster := in.Execution.ClusterName
@@ -120,7 +123,7 @@ func (r *Registrar) Handle(ctx context.Context, in RegisterInput) (Registration,
 	if len(problems) > 0 {
 		return Registration{}, StepInputInvalid{Step: "RegisterCluster", Problems: problems}
 	}
-	log := r.Log.With("cluster", cluster, "execution", in.ExecutionArn, "attempt", in.Attempt)
+	log := lambdamain.Logger(ctx, r.Log).With("cluster", cluster, "execution", in.ExecutionArn, "attempt", in.Attempt)
 	p := r.Settings.Params()
 	codeParam := p.ActivationCode(cluster)
 
@@ -221,7 +224,14 @@ func (r *Registrar) Handle(ctx context.Context, in RegisterInput) (Registration,
 		put.KeyId = aws.String(r.Settings.KMSKeyID)
 	}
 	if _, err := r.SSM.PutParameter(ctx, put); err != nil {
-		return Registration{}, ActivationCodeLost{Cluster: cluster, Reason: "storing it in " + codeParam + " failed: " + awserr.Step("ssm:PutParameter", err).Error()}
+		msg := strings.ReplaceAll(awserr.Message(err), code.Reveal(), "<redacted>")
+		if !awserr.IsTransient(err) {
+			// Permanent: a new registration's code would be refused too.
+			return Registration{}, ActivationCodeStoreRefused{Cluster: cluster, Parameter: codeParam, KeyID: r.Settings.KMSKeyID,
+				KeyProblem: awserr.IsKeyUnusable(err), Code: awserr.Code(err), Message: msg}
+		}
+		return Registration{}, ActivationCodeLost{Cluster: cluster, Reason: "storing it in " + codeParam + " failed transiently (" +
+			awserr.Code(err) + ": " + msg + ")"}
 	}
 	act := Activation{
 		ActivationID: aws.ToString(cc.ActivationId), Region: r.Region, Provider: in.Execution.Provider,

@@ -182,9 +182,13 @@ func TestRegisterErrors(t *testing.T) {
 				writeJSON(context.Background(), r.ssm, p.Activation("edge-1"), Activation{ActivationID: "act-taken", ExecutionArn: execArn + "-other", Attempt: 1})
 				r.eks.cluster = taken(time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC))
 			}},
-		{name: "storing the code fails", want: "ActivationCodeLost", wantMessage: "AccessDenied",
+		{name: "storing the code fails transiently: registered again", want: "ActivationCodeLost", wantMessage: "InternalServerError",
 			setup: func(r *rig) {
-				r.ssm.failPut[p.ActivationCode("edge-1")] = apiErr("AccessDeniedException", "kms:Encrypt denied")
+				r.ssm.failPut[p.ActivationCode("edge-1")] = serverErr("InternalServerError", "try again")
+			}},
+		{name: "storing the code is refused for good: fail fast", want: "ActivationCodeStoreRefused", wantMessage: "ssm:PutParameter permission",
+			setup: func(r *rig) {
+				r.ssm.failPut[p.ActivationCode("edge-1")] = apiErr("AccessDeniedException", "User: arn:aws:sts::123456789012:assumed-role/r/f is not authorized to perform: ssm:PutParameter")
 			}},
 		{name: "storing the record fails", want: "ActivationCodeLost",
 			setup: func(r *rig) { r.ssm.failPut[p.Activation("edge-1")] = apiErr("ThrottlingException", "slow") }},
@@ -209,6 +213,34 @@ func TestRegisterErrors(t *testing.T) {
 	}
 }
 
+// A KMS key the function may not use refuses every code: the step fails at
+// once with a reason naming the key and the KmsKeyArn parameter, instead of
+// registering, losing the code and deregistering up to five times.
+func TestRegisterFailsFastWhenTheKeyRefusesTheCode(t *testing.T) {
+	const key = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+	p := workflow.Parameters{Prefix: "/eks-connector-registrar"}
+	for _, refusal := range []error{
+		apiErr("AccessDeniedException", "User: arn:aws:sts::123456789012:assumed-role/r/f is not authorized to perform: kms:Encrypt on resource: "+key+" with an explicit deny in a resource-based policy"),
+		apiErr("InvalidKeyId", "Invalid keyId "+key),
+	} {
+		r := newRig(t, map[string]string{"KMS_KEY_ID": key})
+		r.ssm.failPut[p.ActivationCode("edge-1")] = refusal
+		_, err := r.reg.Handle(context.Background(), input(1))
+		var e ActivationCodeStoreRefused
+		if !errors.As(err, &e) || !e.KeyProblem {
+			t.Fatalf("%v: err = %s %v, want ActivationCodeStoreRefused about the key", refusal, errName(err), err)
+		}
+		for _, want := range []string{key, "KmsKeyArn", "kms:Encrypt", "send Register Cluster again"} {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("reason %q does not name %q", err, want)
+			}
+		}
+		if strings.Contains(err.Error(), secretCode) || strings.Contains(r.logs.String(), secretCode) {
+			t.Errorf("code leaked: %v", err)
+		}
+	}
+}
+
 func TestRegisterCrashBeforeStoringTheCodeIsDetectedOnRetry(t *testing.T) {
 	p := workflow.Parameters{Prefix: "/eks-connector-registrar"}
 	for _, replay := range []struct {
@@ -218,7 +250,7 @@ func TestRegisterCrashBeforeStoringTheCodeIsDetectedOnRetry(t *testing.T) {
 		t.Run(replay.name, func(t *testing.T) {
 			r := newRig(t, nil)
 			r.eks.replayErr = replay.err
-			r.ssm.failPut[p.ActivationCode("edge-1")] = apiErr("InternalServerError", "crash stand-in")
+			r.ssm.failPut[p.ActivationCode("edge-1")] = serverErr("InternalServerError", "crash stand-in")
 			if _, err := r.reg.Handle(context.Background(), input(1)); errName(err) != "ActivationCodeLost" {
 				t.Fatalf("first run: %s %v", errName(err), err)
 			}
@@ -278,7 +310,7 @@ func TestRegisterNeverReadsTheCode(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	r.ssm.failPut[p.ActivationCode("edge-1")] = apiErr("InternalServerError", "crash stand-in")
+	r.ssm.failPut[p.ActivationCode("edge-1")] = serverErr("InternalServerError", "crash stand-in")
 	r.reg.Handle(context.Background(), input(2))
 	r.reg.Handle(context.Background(), input(2))
 	for _, n := range r.ssm.gets {

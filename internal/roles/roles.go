@@ -19,6 +19,7 @@ import (
 	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 
 	"github.com/platform/eks-connector-registrar/internal/awserr"
+	"github.com/platform/eks-connector-registrar/internal/lambdamain"
 	"github.com/platform/eks-connector-registrar/internal/workflow"
 )
 
@@ -142,7 +143,7 @@ func NewHandler(cfg aws.Config, getenv func(string) string, log *slog.Logger, no
 // AgentRoleInvalid (existing mode), AgentRolePathMismatch or
 // AgentRoleBoundaryMismatch (managed mode), returned unwrapped.
 func (r *Roles) Handle(ctx context.Context, in Input) (Result, error) {
-	log := r.Log.With("cluster", in.ClusterName, "execution", in.ExecutionArn)
+	log := lambdamain.Logger(ctx, r.Log).With("cluster", in.ClusterName, "execution", in.ExecutionArn)
 	var res Result
 	var err error
 	res.ServiceLinkedRoleArn, res.ServiceLinkedRoleCreated, err = r.serviceLinkedRole(ctx)
@@ -179,7 +180,7 @@ func (r *Roles) serviceLinkedRole(ctx context.Context) (arn string, created bool
 		return "", false, awserr.Step("iam:GetRole", err)
 	}
 	if r.Settings.AgentRoleMode == workflow.RoleModeExisting {
-		r.Log.Warn("service-linked role " + ServiceLinkedRoleName + " is missing; existing mode makes no IAM write, so EKS must create it on RegisterCluster")
+		lambdamain.Logger(ctx, r.Log).Warn("service-linked role " + ServiceLinkedRoleName + " is missing; existing mode makes no IAM write, so EKS must create it on RegisterCluster")
 		return "", false, nil
 	}
 	cr, err := r.IAM.CreateServiceLinkedRole(ctx, &iam.CreateServiceLinkedRoleInput{AWSServiceName: aws.String(ServiceLinkedRoleService)})

@@ -29,6 +29,7 @@ import (
 
 	"github.com/platform/eks-connector-registrar/internal/awserr"
 	"github.com/platform/eks-connector-registrar/internal/contract"
+	"github.com/platform/eks-connector-registrar/internal/lambdamain"
 	"github.com/platform/eks-connector-registrar/internal/lock"
 	"github.com/platform/eks-connector-registrar/internal/workflow"
 )
@@ -77,39 +78,6 @@ type Result struct {
 	Rejection           *contract.Rejection `json:"rejection,omitempty"`
 }
 
-// TransientAWSError: an AWS call failed in a way worth retrying (throttling,
-// 5xx, the SDK's retry budget, lock contention). Lambda retries the event.
-type TransientAWSError struct {
-	Op  string
-	Err error
-}
-
-func (e *TransientAWSError) Error() string {
-	return fmt.Sprintf("%s failed (transient): %v", e.Op, e.Err)
-}
-func (e *TransientAWSError) Unwrap() error { return e.Err }
-
-// AWSError: an AWS call failed in a way a retry will not fix (access denied,
-// a misconfigured ARN). The event ends in the on-failure queue.
-type AWSError struct {
-	Op  string
-	Err error
-}
-
-func (e *AWSError) Error() string {
-	return fmt.Sprintf("%s failed: %v; check the function's permissions and configuration", e.Op, e.Err)
-}
-func (e *AWSError) Unwrap() error { return e.Err }
-
-// EventNotPublished: PutEvents accepted the call but failed the entry.
-type EventNotPublished struct {
-	DetailType, Code, Message string
-}
-
-func (e *EventNotPublished) Error() string {
-	return fmt.Sprintf("publishing %q failed: %s: %s", e.DetailType, e.Code, e.Message)
-}
-
 // Handler handles one EventBridge event.
 type Handler struct {
 	Settings workflow.Settings
@@ -149,7 +117,7 @@ func NewHandler(cfg aws.Config, getenv func(string) string, log *slog.Logger, no
 
 // Handle validates the event, then starts (or declines to start) an execution.
 func (h *Handler) Handle(ctx context.Context, ev events.CloudWatchEvent) (Result, error) {
-	log := h.Log.With("eventId", ev.ID, "detailType", ev.DetailType)
+	log := lambdamain.Logger(ctx, h.Log).With("eventId", ev.ID, "detailType", ev.DetailType)
 	if ev.Source != h.Settings.EventSource {
 		return h.reject(ctx, log, ev, "", &contract.Rejection{Field: "source", Value: ev.Source,
 			Rule: fmt.Sprintf("must be %q (the EventSource template parameter)", h.Settings.EventSource)})
@@ -248,8 +216,7 @@ func (h *Handler) deregister(ctx context.Context, log *slog.Logger, ev events.Cl
 			return h.startDeregistration(ctx, log, sm, name, arn, ev, req, stopped, false)
 		}
 	}
-	return Result{}, &TransientAWSError{Op: "taking the lock of cluster " + req.ClusterName,
-		Err: &lock.ContentionError{Cluster: req.ClusterName}}
+	return Result{}, classify("taking the lock of cluster "+req.ClusterName, &lock.ContentionError{Cluster: req.ClusterName})
 }
 
 // maxSupersedeRounds bounds how often a deregistration chases a lock that
@@ -385,7 +352,8 @@ func (h *Handler) start(ctx context.Context, log *slog.Logger, sm, name, arn, cl
 		out, derr := h.SFN.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: aws.String(arn)})
 		switch {
 		case awserr.IsNotFound(derr):
-			return Result{}, &TransientAWSError{Op: "describing execution " + arn + " (it exists, but Step Functions' reads do not show it yet)", Err: derr}
+			return Result{}, awserr.TransientAWSError{Operation: "sfn:DescribeExecution", Code: awserr.Code(derr),
+				Message: "execution " + arn + " exists, but Step Functions' reads do not show it yet: " + awserr.Message(derr), Err: derr}
 		case derr != nil:
 			return Result{}, classify("describing execution "+arn, derr)
 		case out.Status == sfntypes.ExecutionStatusRunning && aws.ToString(out.Input) != string(body):
@@ -400,14 +368,14 @@ func (h *Handler) start(ctx context.Context, log *slog.Logger, sm, name, arn, cl
 		return Result{Outcome: OutcomeAlreadyProcessed, ClusterName: cluster, ExecutionArn: arn}, nil
 	case awserr.IsTransient(err):
 		// Keep the lock: the retry uses the same execution name and ARN.
-		return Result{}, &TransientAWSError{Op: "starting execution " + arn, Err: err}
+		return Result{}, awserr.Step("sfn:StartExecution "+arn, err)
 	default:
 		// Nothing will start under this lock; free the cluster now rather
 		// than after the grace period.
 		if rerr := lock.Release(ctx, h.SSM, h.Settings.Params(), cluster, arn); rerr != nil {
 			log.Warn("releasing the lock after a failed start", "error", rerr.Error())
 		}
-		return Result{}, &AWSError{Op: "starting execution " + arn, Err: err}
+		return Result{}, awserr.Step("sfn:StartExecution "+arn, err)
 	}
 }
 
@@ -444,7 +412,7 @@ func (h *Handler) reject(ctx context.Context, log *slog.Logger, ev events.CloudW
 		return Result{}, classify("publishing "+contract.DetailTypeRejected, err)
 	}
 	if out.FailedEntryCount > 0 {
-		e := &EventNotPublished{DetailType: contract.DetailTypeRejected}
+		e := awserr.EventNotPublished{DetailType: contract.DetailTypeRejected}
 		if len(out.Entries) > 0 {
 			e.Code, e.Message = aws.ToString(out.Entries[0].ErrorCode), aws.ToString(out.Entries[0].ErrorMessage)
 		}
@@ -468,12 +436,15 @@ func rawClusterName(detail json.RawMessage) string {
 	return s
 }
 
+// classify turns a failure into the function's typed error: lock contention
+// is transient (Lambda retries the event); anything else is classified by
+// awserr, the one classifier (TransientAWSError or AWSCallFailed).
 func classify(op string, err error) error {
 	var ce *lock.ContentionError
-	if awserr.IsTransient(err) || errors.As(err, &ce) || errors.Is(err, context.DeadlineExceeded) {
-		return &TransientAWSError{Op: op, Err: err}
+	if errors.As(err, &ce) {
+		return awserr.TransientAWSError{Operation: op, Message: err.Error(), Err: err}
 	}
-	return &AWSError{Op: op, Err: err}
+	return awserr.Step(op, err)
 }
 
 // ExecutionArn is the ARN the execution called name of stateMachineArn has:

@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -20,8 +22,11 @@ import (
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/aws/smithy-go"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 
+	"github.com/platform/eks-connector-registrar/internal/awserr"
 	"github.com/platform/eks-connector-registrar/internal/contract"
+	"github.com/platform/eks-connector-registrar/internal/lambdamain/logtest"
 	"github.com/platform/eks-connector-registrar/internal/lock"
 	"github.com/platform/eks-connector-registrar/internal/lock/locktest"
 	"github.com/platform/eks-connector-registrar/internal/trigger"
@@ -333,7 +338,7 @@ func TestRejectionThatCannotBePublishedIsRetried(t *testing.T) {
 	w := newWorld(t)
 	w.events.fail = true
 	_, err := w.h.Handle(context.Background(), event("bad", "Register Cluster", `{}`))
-	var e *trigger.EventNotPublished
+	var e awserr.EventNotPublished
 	if !errors.As(err, &e) || e.Code != "InternalFailure" {
 		t.Fatalf("error %v, want EventNotPublished", err)
 	}
@@ -465,7 +470,7 @@ func TestThrottledStartKeepsTheLockForTheRetry(t *testing.T) {
 	ctx := context.Background()
 	w.sfn.startErr = apiErr("ThrottlingException")
 	_, err := w.h.Handle(ctx, register("ev-1", "c1"))
-	var te *trigger.TransientAWSError
+	var te awserr.TransientAWSError
 	if !errors.As(err, &te) {
 		t.Fatalf("error %v, want TransientAWSError", err)
 	}
@@ -479,13 +484,34 @@ func TestThrottledStartKeepsTheLockForTheRetry(t *testing.T) {
 	}
 }
 
+// A network failure is transient, never a permissions problem: the trigger
+// keeps the lock for Lambda's retry of the event (issue 9: the trigger once
+// had a classifier of its own that missed network errors).
+func TestStartFailingOnTheNetworkKeepsTheLockForTheRetry(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	w.sfn.startErr = &smithy.OperationError{ServiceID: "SFN", OperationName: "StartExecution",
+		Err: &smithyhttp.RequestSendError{Err: &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}}}
+	_, err := w.h.Handle(ctx, register("ev-1", "c1"))
+	var te awserr.TransientAWSError
+	if !errors.As(err, &te) {
+		t.Fatalf("error %v (%T), want TransientAWSError", err, err)
+	}
+	if strings.Contains(err.Error(), "permission") {
+		t.Errorf("a network failure is reported as a permissions problem: %v", err)
+	}
+	if w.lockHolder("c1") == "" {
+		t.Fatal("lock released on a network failure")
+	}
+}
+
 func TestDeniedStartReleasesTheLock(t *testing.T) {
 	w := newWorld(t)
 	w.sfn.startErr = apiErr("AccessDeniedException")
 	_, err := w.h.Handle(context.Background(), register("ev-1", "c1"))
-	var ae *trigger.AWSError
+	var ae awserr.AWSCallFailed
 	if !errors.As(err, &ae) {
-		t.Fatalf("error %v, want AWSError", err)
+		t.Fatalf("error %v, want AWSCallFailed", err)
 	}
 	if h := w.lockHolder("c1"); h != "" {
 		t.Fatalf("lock still held by %s", h)
@@ -540,7 +566,7 @@ func TestRedeliveryWithinTheReadLag(t *testing.T) {
 		w.sfn.SetStatus(first.ExecutionArn, sfntypes.ExecutionStatusAborted)
 		w.sfn.lag(first.ExecutionArn, "")
 		_, err := w.h.Handle(ctx, register("ev-1", "c1"))
-		var te *trigger.TransientAWSError
+		var te awserr.TransientAWSError
 		if !errors.As(err, &te) {
 			t.Fatalf("error %v, want TransientAWSError while the reads lag", err)
 		}
@@ -624,4 +650,28 @@ func contractName(ev events.CloudWatchEvent) string {
 	}
 	_ = json.Unmarshal(ev.Detail, &d)
 	return contract.ExecutionName(trigger.RegisterPrefix, d.ClusterName, ev.ID)
+}
+
+// Every line an invocation logs carries its Lambda request id, through
+// Lambda's own log handler (which adds it only for the invocation's context).
+func TestEveryLogLineCarriesTheRequestID(t *testing.T) {
+	w := newWorld(t)
+	c := logtest.New(t)
+	w.h.Log = c.Logger
+	if _, err := w.h.Handle(logtest.Invocation("req-start"), register("ev-1", "c1")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.h.Handle(logtest.Invocation("req-busy"), register("ev-2", "c1")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.h.Handle(logtest.Invocation("req-bad"), event("bad", "Register Cluster", `{}`)); err != nil {
+		t.Fatal(err)
+	}
+	lines := c.Lines()
+	if len(lines) != 3 {
+		t.Fatalf("lines %q", lines)
+	}
+	for i, id := range []string{"req-start", "req-busy", "req-bad"} {
+		logtest.AssertEveryLineHas(t, lines[i:i+1], id)
+	}
 }

@@ -4,6 +4,7 @@
 package app
 
 import (
+	"context"
 	"io"
 	"log/slog"
 	"os"
@@ -11,6 +12,7 @@ import (
 	"runtime"
 	"time"
 
+	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/platform/eks-connector-registrar/internal/functions"
@@ -26,11 +28,35 @@ func Factories(logOut io.Writer) map[string]localcloud.FunctionFactory {
 		f := f
 		dir := dir
 		out[dir] = func(cfg aws.Config, getenv func(string) string, now func() time.Time) (lambda.Handler, error) {
-			log := slog.New(slog.NewJSONHandler(logOut, nil)).With("function", dir)
-			return f(cfg, getenv, log, now)
+			return f(cfg, getenv, FunctionLogger(logOut, dir), now)
 		}
 	}
 	return out
+}
+
+// FunctionLogger is a function's logger in the local cloud: JSON lines, and,
+// like Lambda's own handler (lambdacontext.NewLogHandler), the requestId of
+// the invocation whose context a line is logged with (the in-process runner
+// puts a lambdacontext in it, lambda.InProcess).
+func FunctionLogger(out io.Writer, function string) *slog.Logger {
+	return slog.New(requestIDHandler{slog.NewJSONHandler(out, nil)}).With("function", function)
+}
+
+type requestIDHandler struct{ slog.Handler }
+
+func (h requestIDHandler) Handle(ctx context.Context, r slog.Record) error {
+	if lc, ok := lambdacontext.FromContext(ctx); ok {
+		r.AddAttrs(slog.String("requestId", lc.AwsRequestID))
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h requestIDHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return requestIDHandler{h.Handler.WithAttrs(attrs)}
+}
+
+func (h requestIDHandler) WithGroup(name string) slog.Handler {
+	return requestIDHandler{h.Handler.WithGroup(name)}
 }
 
 // RepoRoot finds the repository root (the directory holding template.yaml).

@@ -22,6 +22,8 @@ import (
 	"sync"
 	"time"
 
+	ekstypes "github.com/aws/aws-sdk-go-v2/service/eks/types"
+
 	"github.com/platform/eks-connector-registrar/localcloud/awsproto"
 	"github.com/platform/eks-connector-registrar/localcloud/clock"
 )
@@ -88,7 +90,17 @@ const (
 )
 
 // Providers accepted in connectorConfig.provider.
-var Providers = []string{"EKS_ANYWHERE", "ANTHOS", "GKE", "AKS", "OPENSHIFT", "TANZU", "RANCHER", "EC2", "OTHER"}
+// They come from the SDK's enum (generated from the EKS service model), so
+// there is one list, and a new SDK brings a new provider.
+var Providers = providers()
+
+func providers() []string {
+	var out []string
+	for _, p := range ekstypes.ConnectorConfigProvider("").Values() {
+		out = append(out, string(p))
+	}
+	return out
+}
 
 type cluster struct {
 	name, arn string

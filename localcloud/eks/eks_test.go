@@ -652,3 +652,14 @@ func TestInjectedFault(t *testing.T) {
 	}
 	e.register(t, "f")
 }
+
+// The local EKS accepts exactly the SDK's providers (the model's enum).
+func TestProvidersAreTheSDKEnum(t *testing.T) {
+	var sdk []string
+	for _, p := range ekstypes.ConnectorConfigProvider("").Values() {
+		sdk = append(sdk, string(p))
+	}
+	if strings.Join(lceks.Providers, ",") != strings.Join(sdk, ",") {
+		t.Errorf("local EKS providers %v, SDK %v", lceks.Providers, sdk)
+	}
+}

@@ -63,7 +63,15 @@ func (s *Store) DeleteActivation(id string) bool {
 		return false
 	}
 	delete(s.activations, id)
+	s.deleted[id] = true
 	return true
+}
+
+// wasDeleted reports whether an activation of that id existed and was deleted.
+func (s *Store) wasDeleted(id string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.deleted[id]
 }
 
 // OnlineInstances counts the instances registered with an activation whose
@@ -357,6 +365,15 @@ func (s *Store) opDeleteActivation(c *awsproto.Call, body []byte) (any, *awsprot
 		return nil, e
 	}
 	if !s.DeleteActivation(in.ActivationId) {
+		// The model declares both codes for DeleteActivation. The API
+		// reference gives InvalidActivation for an activation that "might
+		// have been deleted" and InvalidActivationId for an id that is not
+		// valid; which one AWS sends for a deleted activation is not
+		// documented further (FIDELITY.md: assumption). The product accepts
+		// both (awserr.IsActivationGone).
+		if s.wasDeleted(in.ActivationId) {
+			return nil, invalidActivation("Activation %s is not valid: it has been deleted", in.ActivationId)
+		}
 		return nil, awsproto.Errorf(400, "InvalidActivationId", "Activation ID %s is not valid", in.ActivationId)
 	}
 	return struct{}{}, nil

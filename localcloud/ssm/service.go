@@ -35,6 +35,7 @@ type Store struct {
 	mu          sync.Mutex
 	params      map[string]*parameter
 	activations map[string]*activation
+	deleted     map[string]bool // ids of deleted activations
 	instances   map[string]*instance
 }
 
@@ -46,7 +47,7 @@ func New(cfg Config) (*Store, *Service) {
 	if cfg.Clock == nil {
 		cfg.Clock = clock.Real{}
 	}
-	s := &Store{cfg: cfg, params: map[string]*parameter{}, activations: map[string]*activation{}, instances: map[string]*instance{}}
+	s := &Store{cfg: cfg, params: map[string]*parameter{}, activations: map[string]*activation{}, deleted: map[string]bool{}, instances: map[string]*instance{}}
 	return s, &Service{awsproto.JSONServer[*Store]{API: jsonService, Store: s}}
 }
 

@@ -431,7 +431,14 @@ func TestActivationsAndInstances(t *testing.T) {
 	if len(e.store.Instances()) != 2 || len(e.store.ActivationIDs()) != 0 {
 		t.Fatal(e.store.Instances(), e.store.ActivationIDs())
 	}
+	// Deleting it again: InvalidActivation, "the activation might have been
+	// deleted" (API reference); an id it never had: InvalidActivationId.
 	_, err = e.cli.DeleteActivation(ctx, &ssm.DeleteActivationInput{ActivationId: aws.String(id)})
+	var ia *ssmtypes.InvalidActivation
+	if !errors.As(err, &ia) {
+		t.Fatal(err)
+	}
+	_, err = e.cli.DeleteActivation(ctx, &ssm.DeleteActivationInput{ActivationId: aws.String("00000000-0000-4000-8000-00000000abcd")})
 	var iai *ssmtypes.InvalidActivationId
 	if !errors.As(err, &iai) {
 		t.Fatal(err)
