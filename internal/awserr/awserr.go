@@ -37,6 +37,9 @@ const (
 	SSMInvalidActivation      = "InvalidActivation"
 	SSMInvalidInstanceID      = "InvalidInstanceId"
 	SSMInvalidKeyID           = "InvalidKeyId"
+	// SSMTooManyUpdates: "concurrent updates for a resource that supports one
+	// update at a time" (PutParameter, DeleteActivation): transient.
+	SSMTooManyUpdates = "TooManyUpdates"
 
 	// Step Functions
 	SFNExecutionDoesNotExist = "ExecutionDoesNotExist"
@@ -194,7 +197,7 @@ func IsTransient(err error) bool {
 		return true
 	}
 	if isAPI {
-		return is(err, Throttling, Throttled, TooManyRequests, IAMConcurrentModify)
+		return is(err, Throttling, Throttled, TooManyRequests, IAMConcurrentModify, SSMTooManyUpdates)
 	}
 	if (retry.RetryableConnectionError{}).IsErrorRetryable(err) == aws.TrueTernary {
 		return true

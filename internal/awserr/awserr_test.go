@@ -59,6 +59,7 @@ func TestIsTransient(t *testing.T) {
 		{"Throttling", wire(400, &smithy.GenericAPIError{Code: "Throttling"}), true},
 		{"TooManyRequestsException", wire(429, &smithy.GenericAPIError{Code: "TooManyRequestsException"}), true},
 		{"IAM ConcurrentModification", wire(409, &iamtypes.ConcurrentModificationException{}), true},
+		{"SSM TooManyUpdates", wire(400, &ssmtypes.TooManyUpdates{}), true},
 		// The SDK's own retries.
 		{"retry quota exceeded", &smithy.OperationError{Err: fmt.Errorf("failed to get rate limit token: %w", ratelimit.QuotaExceededError{Available: 0, Requested: 5})}, true},
 		{"attempts exhausted on a 5xx", &smithy.OperationError{Err: &retry.MaxAttemptsError{Attempt: 3, Err: wire(500, &ssmtypes.InternalServerError{})}}, true},
