@@ -97,10 +97,16 @@ host-bootstraps:
 
 # The whole workflow on the embedded local cloud. SCENARIO is the simulated
 # agent's behaviour: connects, never-connects, wrong-code, after-expiry,
-# connects-then-lost.
+# connects-then-lost. AGENT_DELAY is the virtual time from Activation Ready to
+# the agent installing (a Go duration), EVENT the event put on the bus, and
+# VERBOSE=1 also prints the functions' JSON logs. cmd/localcloud's
+# TestRunEveryScenario runs every scenario and checks its timeline.
 SCENARIO ?= connects
+AGENT_DELAY ?= 7m
+EVENT_FILE ?= events/register-cluster.json
+VERBOSE ?=
 run:
-	$(GO) run ./cmd/localcloud run -scenario $(SCENARIO)
+	$(GO) run ./cmd/localcloud run -scenario $(SCENARIO) -agent-delay $(AGENT_DELAY) -event $(EVENT_FILE)$(if $(VERBOSE), -v)
 
 # make invoke FN=TriggerFunction EVENT=events/register-cluster.json
 # (With Docker, `sam local invoke` against `go run ./cmd/localcloud serve -addr

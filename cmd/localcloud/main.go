@@ -150,13 +150,20 @@ var scenarioOutcome = map[agent.Mode]string{
 	agent.AfterExpiry:      "FAILED",
 }
 
-func run(args []string, out io.Writer) error {
-	fs := flag.NewFlagSet("run", flag.ExitOnError)
+func run(args []string, out io.Writer) error { return runScenario(args, out, nil) }
+
+// runScenario is run; started, when set, sees the cloud once it runs (a test
+// reads the activation codes it issued, to search the timeline for them).
+func runScenario(args []string, out io.Writer, started func(*localcloud.Cloud)) error {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(out)
 	scenario := fs.String("scenario", string(agent.Connects), "agent mode: connects, never-connects, wrong-code, after-expiry, connects-then-lost")
 	eventFile := fs.String("event", "", "the EventBridge event to put (default events/register-cluster.json)")
 	delay := fs.Duration("agent-delay", 7*time.Minute, "virtual time from Activation Ready to the agent installing")
 	verbose := fs.Bool("v", false, "also print the functions' JSON logs")
-	_ = fs.Parse(args)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
 	mode := agent.Mode(*scenario)
 	want, ok := scenarioOutcome[mode]
 	if !ok {
@@ -187,6 +194,9 @@ func run(args []string, out io.Writer) error {
 		return err
 	}
 	defer c.Close()
+	if started != nil {
+		started(c)
+	}
 	t0 := c.Clock.Now()
 	tl := &timeline{out: out, t0: t0, now: c.Clock.Now}
 	tl.attach(c)

@@ -50,8 +50,17 @@ func (s *Store) CreateActivation(iamRole, defaultInstanceName, description strin
 	}
 	s.mu.Lock()
 	s.activations[a.id] = a
+	s.issuedCodes = append(s.issuedCodes, a.code)
 	s.mu.Unlock()
 	return a.id, a.code
+}
+
+// IssuedCodes lists every activation code this store has issued, deleted
+// activations included: the secrets a test searches its world's output for.
+func (s *Store) IssuedCodes() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.issuedCodes)
 }
 
 // DeleteActivation removes an activation; instances that already registered

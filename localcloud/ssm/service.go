@@ -36,6 +36,7 @@ type Store struct {
 	params      map[string]*parameter
 	activations map[string]*activation
 	deleted     map[string]bool // ids of deleted activations
+	issuedCodes []string        // every activation code issued (IssuedCodes)
 	instances   map[string]*instance
 }
 
