@@ -69,7 +69,7 @@ func compileChoice(v any, where string, top bool, problems *[]string) *choiceRul
 	add := func(format string, a ...any) {
 		*problems = append(*problems, where+": "+fmt.Sprintf(format, a...))
 	}
-	m, ok := v.(map[string]any)
+	m, ok := plainDefinition(v).(map[string]any)
 	if !ok {
 		add("a choice rule must be an object")
 		return nil

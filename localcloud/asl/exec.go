@@ -97,8 +97,8 @@ type Execution struct {
 	cancel    context.CancelFunc
 	region    string
 	startTime time.Time
-	execCtx   map[string]any
-	smCtx     map[string]any
+	execCtx   *object
+	smCtx     *object
 	maxEvents int
 
 	randMu sync.Mutex
@@ -234,15 +234,15 @@ func Start(ctx context.Context, d *Definition, o Options) *Execution {
 		rawIn = json.RawMessage("{}")
 	}
 	input, perr := decodeJSON(rawIn)
-	e.execCtx = map[string]any{
-		"Id":           o.ExecutionArn,
-		"Input":        input,
-		"Name":         o.ExecutionName,
-		"RoleArn":      o.RoleArn,
-		"StartTime":    fmtTime(e.startTime),
-		"RedriveCount": json.Number("0"),
-	}
-	e.smCtx = map[string]any{"Id": o.StateMachineArn, "Name": o.StateMachineName}
+	e.execCtx = objectOf(
+		"Id", o.ExecutionArn,
+		"Input", input,
+		"Name", o.ExecutionName,
+		"RedriveCount", json.Number("0"),
+		"RoleArn", o.RoleArn,
+		"StartTime", fmtTime(e.startTime),
+	)
+	e.smCtx = objectOf("Id", o.StateMachineArn, "Name", o.StateMachineName)
 	fl := &flow{}
 	details := map[string]any{"input": string(rawIn), "inputDetails": map[string]any{"truncated": false}}
 	if o.RoleArn != "" {
@@ -435,23 +435,23 @@ func (e *Execution) finish(fl *flow, st Status, typ, key, errName, cause string,
 	close(e.done)
 }
 
-func (e *Execution) contextObj(st *state, entered time.Time, retry int, item map[string]any) map[string]any {
-	c := map[string]any{
-		"Execution":    e.execCtx,
-		"StateMachine": e.smCtx,
-		"State": map[string]any{
-			"Name":        st.name,
-			"EnteredTime": fmtTime(entered),
-			"RetryCount":  intNum(int64(retry)),
-		},
-	}
+// contextObj is the context object ($$) of a state: its keys in sorted
+// order (AWS's order is not known; assumption, unverified).
+func (e *Execution) contextObj(st *state, entered time.Time, retry int, item *object) *object {
+	c := objectOf("Execution", e.execCtx)
 	if item != nil {
-		c["Map"] = map[string]any{"Item": item}
+		c.set("Map", objectOf("Item", item))
 	}
+	c.set("State", objectOf(
+		"EnteredTime", fmtTime(entered),
+		"Name", st.name,
+		"RetryCount", intNum(int64(retry)),
+	))
+	c.set("StateMachine", e.smCtx)
 	return c
 }
 
-func (e *Execution) env(input any, ctxObj map[string]any) *ienv {
+func (e *Execution) env(input any, ctxObj *object) *ienv {
 	return &ienv{input: input, ctx: ctxObj, rand: e.withRand}
 }
 
@@ -475,7 +475,7 @@ func bracketPath(p *jpath) string {
 
 func selectPath(field string, po pathOpt, v any) (any, *stateErr) {
 	if po.null {
-		return map[string]any{}, nil
+		return newObject(0), nil
 	}
 	if po.p == nil {
 		return v, nil
@@ -735,9 +735,9 @@ func (e *Execution) runWithRetry(ctx context.Context, st *state, raw any, entere
 			if !errorMatches(c.errorEquals, serr.name) {
 				continue
 			}
-			errOut := map[string]any{"Error": serr.name}
+			errOut := objectOf("Error", serr.name)
 			if serr.cause != "" {
-				errOut["Cause"] = serr.cause
+				errOut.set("Cause", serr.cause)
 			}
 			out, err := applyResultPath(c.resultPath, raw, errOut)
 			if err != nil {
@@ -1110,7 +1110,7 @@ func (e *Execution) runMap(ctx context.Context, st *state, enteredAt time.Time, 
 			next++
 			in := items[i]
 			if st.itemSelector != nil {
-				ctxObj := e.contextObj(st, enteredAt, retry, map[string]any{"Index": intNum(int64(i)), "Value": items[i]})
+				ctxObj := e.contextObj(st, enteredAt, retry, objectOf("Index", intNum(int64(i)), "Value", items[i]))
 				v, err := st.itemSelector.eval(e.env(eff, ctxObj))
 				if err != nil {
 					first = err

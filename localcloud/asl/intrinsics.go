@@ -452,8 +452,8 @@ func (fn *intrinsic) apply(v []any, env *ienv) (any, *stateErr) {
 		h.Write([]byte(data))
 		return hex.EncodeToString(h.Sum(nil)), nil
 	case "States.JsonMerge":
-		a, ok1 := v[0].(map[string]any)
-		b, ok2 := v[1].(map[string]any)
+		a, ok1 := asObject(v[0])
+		b, ok2 := asObject(v[1])
 		if !ok1 || !ok2 {
 			return nil, ifail("States.JsonMerge: the first two arguments must be objects")
 		}
@@ -464,12 +464,11 @@ func (fn *intrinsic) apply(v []any, env *ienv) (any, *stateErr) {
 		if deep {
 			return nil, ifail("States.JsonMerge: deep merging is not supported; the third argument must be false")
 		}
-		out := make(map[string]any, len(a)+len(b))
-		for k, x := range a {
-			out[k] = x
-		}
-		for k, x := range b {
-			out[k] = x
+		// json1's keys in their order, a key json2 also has keeping its
+		// place with json2's value, then json2's other keys in their order.
+		out := a.clone()
+		for _, k := range b.keys {
+			out.set(k, b.vals[k])
 		}
 		return out, nil
 	case "States.MathRandom":
@@ -560,7 +559,7 @@ func formatTemplate(raw string, args []any) (any, *stateErr) {
 			switch a := args[used].(type) {
 			case string:
 				b.WriteString(a)
-			case map[string]any, []any:
+			case *object, map[string]any, []any:
 				return nil, ifail("States.Format: argument %d must be a string, number, boolean or null, got %s", used+2, jsonType(a))
 			default:
 				b.WriteString(jsonText(a))

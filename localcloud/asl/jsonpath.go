@@ -154,11 +154,8 @@ func (p *jpath) get(data any) (any, bool) {
 		for _, s := range p.segs {
 			switch s.kind {
 			case segName:
-				m, ok := cur.(map[string]any)
-				if !ok {
-					return nil, false
-				}
-				cur, ok = m[s.name]
+				var ok bool
+				cur, ok = lookup(cur, s.name)
 				if !ok {
 					return nil, false
 				}
@@ -185,10 +182,8 @@ func (p *jpath) get(data any) (any, bool) {
 		for _, n := range nodes {
 			switch s.kind {
 			case segName:
-				if m, ok := n.(map[string]any); ok {
-					if v, ok := m[s.name]; ok {
-						next = append(next, v)
-					}
+				if v, ok := lookup(n, s.name); ok {
+					next = append(next, v)
 				}
 			case segIndex:
 				if a, ok := n.([]any); ok {
@@ -204,9 +199,10 @@ func (p *jpath) get(data any) (any, bool) {
 				switch c := n.(type) {
 				case []any:
 					next = append(next, c...)
-				case map[string]any:
-					for _, k := range sortedKeys(c) {
-						next = append(next, c[k])
+				case *object, map[string]any:
+					o, _ := asObject(c)
+					for _, k := range o.keys {
+						next = append(next, o.vals[k])
 					}
 				}
 			case segSlice:
@@ -259,25 +255,22 @@ func setAt(cur any, exists bool, segs []pathSeg, val any, raw string) (any, erro
 	s := segs[0]
 	switch s.kind {
 	case segName:
-		var m map[string]any
-		switch c := cur.(type) {
-		case map[string]any:
-			m = make(map[string]any, len(c)+1)
-			for k, v := range c {
-				m[k] = v
-			}
-		default:
+		// An existing field keeps its place; a new one goes at the end.
+		var m *object
+		if c, ok := asObject(cur); ok {
+			m = c.clone()
+		} else {
 			if exists {
 				return nil, fmt.Errorf("unable to apply ResultPath %q: field %q is not inside an object (found %s)", raw, s.name, jsonType(cur))
 			}
-			m = map[string]any{}
+			m = newObject(1)
 		}
-		child, ok := m[s.name]
+		child, ok := m.get(s.name)
 		nv, err := setAt(child, ok, segs[1:], val, raw)
 		if err != nil {
 			return nil, err
 		}
-		m[s.name] = nv
+		m.set(s.name, nv)
 		return m, nil
 	case segIndex:
 		a, ok := cur.([]any)
@@ -303,7 +296,7 @@ func jsonType(v any) string {
 	switch v.(type) {
 	case nil:
 		return "null"
-	case map[string]any:
+	case *object, map[string]any:
 		return "object"
 	case []any:
 		return "array"

@@ -113,7 +113,7 @@ func Parse(def []byte) (*Definition, error) {
 	if err != nil {
 		return nil, &ValidationError{Problems: []string{"INVALID_JSON_DESCRIPTION: the definition is not valid JSON: " + err.Error()}}
 	}
-	top, ok := raw.(map[string]any)
+	top, ok := plainDefinition(raw).(map[string]any)
 	if !ok {
 		return nil, &ValidationError{Problems: []string{"SCHEMA_VALIDATION_FAILED: the definition must be a JSON object"}}
 	}

@@ -34,11 +34,11 @@ type tmpl struct {
 }
 
 func compileTemplate(v any, where string, problems *[]string) *tmpl {
-	switch x := v.(type) {
-	case map[string]any:
+	if o, ok := asObject(v); ok {
+		// The template's own key order: the payload is built in it.
 		t := &tmpl{kind: tmplObject}
-		for _, k := range sortedKeys(x) {
-			val := x[k]
+		for _, k := range o.keys {
+			val := o.vals[k]
 			if strings.HasSuffix(k, ".$") {
 				f := tmplField{key: strings.TrimSuffix(k, ".$"), srcKey: k, dynamic: true}
 				s, ok := val.(string)
@@ -62,6 +62,8 @@ func compileTemplate(v any, where string, problems *[]string) *tmpl {
 			t.fields = append(t.fields, tmplField{key: k, srcKey: k, val: compileTemplate(val, where, problems)})
 		}
 		return t
+	}
+	switch x := v.(type) {
 	case []any:
 		t := &tmpl{kind: tmplArray}
 		for _, it := range x {
@@ -76,14 +78,14 @@ func compileTemplate(v any, where string, problems *[]string) *tmpl {
 func (t *tmpl) eval(env *ienv) (any, *stateErr) {
 	switch t.kind {
 	case tmplObject:
-		out := make(map[string]any, len(t.fields))
+		out := newObject(len(t.fields))
 		for _, f := range t.fields {
 			if !f.dynamic {
 				v, err := f.val.eval(env)
 				if err != nil {
 					return nil, err
 				}
-				out[f.key] = v
+				out.set(f.key, v)
 				continue
 			}
 			if f.fn != nil {
@@ -91,7 +93,7 @@ func (t *tmpl) eval(env *ienv) (any, *stateErr) {
 				if err != nil {
 					return nil, err
 				}
-				out[f.key] = v
+				out.set(f.key, v)
 				continue
 			}
 			src := env.input
@@ -106,7 +108,7 @@ func (t *tmpl) eval(env *ienv) (any, *stateErr) {
 				}
 				return nil, runtimeErr("The JSONPath '%s' specified for the field '%s' could not be found in the %s '%s'", f.path.raw, f.srcKey, what, jsonText(src))
 			}
-			out[f.key] = v
+			out.set(f.key, v)
 		}
 		return out, nil
 	case tmplArray:

@@ -166,9 +166,12 @@ func (iv *invoker) invokeLambda(ctx context.Context, fn string, payload json.Raw
 		}
 		return out.Payload, nil
 	}
-	var p any
-	if len(out.Payload) > 0 {
-		_ = json.Unmarshal(out.Payload, &p)
+	// The payload goes into the envelope as the function returned it, its
+	// keys in their order (the envelope's own keys are sorted, as in the
+	// documented lambda:invoke output).
+	p := json.RawMessage("null")
+	if len(out.Payload) > 0 && json.Valid(out.Payload) {
+		p = out.Payload
 	}
 	return json.Marshal(map[string]any{
 		"ExecutedVersion": aws.ToString(out.ExecutedVersion),
