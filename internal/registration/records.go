@@ -68,18 +68,6 @@ type SSMWriter interface {
 	PutParameter(ctx context.Context, in *ssm.PutParameterInput, optFns ...func(*ssm.Options)) (*ssm.PutParameterOutput, error)
 }
 
-// ParameterExists reports whether a parameter exists, without decrypting it.
-func ParameterExists(ctx context.Context, c SSMReader, name string) (bool, error) {
-	_, err := c.GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String(name)})
-	if awserr.IsNotFound(err) {
-		return false, nil
-	}
-	if err != nil {
-		return false, awserr.Step("ssm:GetParameter", err)
-	}
-	return true, nil
-}
-
 // readJSON reads a String parameter holding JSON into v; found is false if
 // the parameter is absent. A record that is not valid JSON counts as absent:
 // it cannot prove anything.

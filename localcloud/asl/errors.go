@@ -43,11 +43,6 @@ type TaskFailure struct {
 	Cause     string
 }
 
-// NewTaskFailure returns a *TaskFailure as an error.
-func NewTaskFailure(errName, cause string) error {
-	return &TaskFailure{ErrorName: errName, Cause: cause}
-}
-
 func (f *TaskFailure) Error() string {
 	if f.Cause == "" {
 		return f.ErrorName
