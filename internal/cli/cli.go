@@ -322,7 +322,9 @@ func (c *runCtx) parse(name string, args []string, define func(fs *flag.FlagSet)
 	fs := flag.NewFlagSet(cmd.name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	define(fs)
-	c.g.register(fs)
+	// Global flags given after the command override those given before it.
+	var after globals
+	after.register(fs)
 	help := func(w io.Writer) {
 		fmt.Fprintf(w, "Usage: eks-connector-registrar %s\n\n%s\n\nFlags:\n", cmd.usage, cmd.summary)
 		fs.SetOutput(w)
@@ -339,6 +341,22 @@ func (c *runCtx) parse(name string, args []string, define func(fs *flag.FlagSet)
 		help(c.env.Stderr)
 		return ExitUsage, false
 	}
+	fs.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "region":
+			c.g.region = after.region
+		case "profile":
+			c.g.profile = after.profile
+		case "endpoint-url":
+			c.g.endpoint = after.endpoint
+		case "output":
+			c.g.output = after.output
+		case "stack":
+			c.g.stack = after.stack
+		case "local":
+			c.g.local = after.local
+		}
+	})
 	if fs.NArg() > 0 {
 		c.errorf("%s: unexpected argument %q (every value is given with a flag)", cmd.name, fs.Arg(0))
 		return ExitUsage, false

@@ -133,7 +133,8 @@ func (c *runCtx) statusRows(ctx context.Context, cfg aws.Config, st Stack, only 
 			continue // an EKS-managed cluster, not a connected one
 		}
 		r := &ClusterStatus{Cluster: n, Status: string(cl.Status), Provider: aws.ToString(cl.ConnectorConfig.Provider)}
-		if cl.Status != ekstypes.ClusterStatusActive && cl.ConnectorConfig.ActivationExpiry != nil {
+		waiting := cl.Status == ekstypes.ClusterStatusPending || cl.Status == ekstypes.ClusterStatusCreating || cl.Status == ekstypes.ClusterStatusFailed
+		if waiting && cl.ConnectorConfig.ActivationExpiry != nil {
 			exp := cl.ConnectorConfig.ActivationExpiry.UTC()
 			r.ActivationExpiry = &exp
 			if left := exp.Sub(now); left > 0 {

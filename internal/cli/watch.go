@@ -23,8 +23,22 @@ type progress struct {
 	expiry      time.Time // the activation's expiry (Activation Ready)
 	seen        int       // history events already read
 	pendingPut  map[int64]string
-	lines       []string // what happened, for the display
+	checks      int // CheckActivation rounds seen
+	at          time.Time
+	lines       []line // what happened, for the display
 }
+
+// line is one thing that happened, at a time of the execution's history.
+type line struct {
+	at   time.Time
+	text string
+}
+
+// pollLoop are the states of the wait-for-the-agent loop: shown once, then
+// only through what changes (the EKS status).
+var pollLoop = map[string]bool{"CheckActivation": true, "Activated": true, "WaitForNextCheck": true}
+
+func (p *progress) add(text string) { p.lines = append(p.lines, line{p.at, text}) }
 
 // watch follows an execution until it ends and returns the exit status of its
 // outcome. register tells a registration from a deregistration.
@@ -66,7 +80,7 @@ func (c *runCtx) watch(ctx context.Context, cfg aws.Config, st Stack, arn, clust
 			drawn = c.redraw(out, drawn, p, cluster, started, done)
 		} else {
 			for _, l := range p.lines {
-				fmt.Fprintf(out, "%s %s\n", c.stamp(started), l)
+				fmt.Fprintf(out, "%s %s\n", stamp(started, l.at), l.text)
 			}
 		}
 		p.lines = nil
@@ -84,9 +98,9 @@ func (c *runCtx) interrupted(arn string, err error) int {
 	return ExitFailed
 }
 
-// stamp is the elapsed time since the execution started, on the command's clock.
-func (c *runCtx) stamp(started time.Time) string {
-	return "[+" + human(c.env.Now().Sub(started)) + "]"
+// stamp is the time since the execution started, as of a history event.
+func stamp(started, at time.Time) string {
+	return "[+" + human(at.Sub(started)) + "]"
 }
 
 // readHistory reads the events after p.seen and turns them into lines.
@@ -108,13 +122,14 @@ func (c *runCtx) readHistory(ctx context.Context, client *sfn.Client, arn string
 }
 
 func (p *progress) event(ev sfntypes.HistoryEvent) {
+	p.at = aws.ToTime(ev.Timestamp)
 	switch {
 	case ev.StateEnteredEventDetails != nil:
 		name := aws.ToString(ev.StateEnteredEventDetails.Name)
-		if name != p.state {
-			p.state = name
-			p.lines = append(p.lines, "state "+name)
+		if name != p.state && (!pollLoop[name] || p.checks == 0) {
+			p.add("state " + name)
 		}
+		p.state = name
 	case ev.TaskScheduledEventDetails != nil:
 		d := ev.TaskScheduledEventDetails
 		if aws.ToString(d.ResourceType) == "events" && strings.HasPrefix(aws.ToString(d.Resource), "putEvents") {
@@ -147,12 +162,18 @@ func (p *progress) event(ev sfntypes.HistoryEvent) {
 			} `json:"poll"`
 		}
 		if json.Unmarshal([]byte(aws.ToString(ev.StateExitedEventDetails.Output)), &out) == nil {
-			if out.Poll.Status != "" && out.Poll.Status != p.status {
-				p.lines = append(p.lines, "EKS status "+out.Poll.Status)
-			}
-			p.status = out.Poll.Status
 			p.nextCheckAt, _ = time.Parse(time.RFC3339, out.Poll.NextCheckAt)
 			p.deadline, _ = time.Parse(time.RFC3339, out.Poll.Deadline)
+			if out.Poll.Status != "" && out.Poll.Status != p.status {
+				s := "EKS status " + out.Poll.Status
+				if p.checks == 0 && !p.deadline.IsZero() {
+					s += fmt.Sprintf("; waiting for the agent until %s (the checks back off as time passes)",
+						p.deadline.Format(time.RFC3339))
+				}
+				p.add(s)
+			}
+			p.status = out.Poll.Status
+			p.checks++
 		}
 	}
 }
@@ -192,7 +213,7 @@ func (p *progress) emitted(params string) {
 		case "Cluster Deregistered":
 			line += fmt.Sprintf(": deregistered %v, activations %v, instances %v", d["deregistered"], d["activationIds"], d["instancesDeregistered"])
 		}
-		p.lines = append(p.lines, line)
+		p.add(line)
 	}
 }
 
@@ -203,7 +224,7 @@ func (c *runCtx) redraw(w io.Writer, prev int, p *progress, cluster string, star
 		fmt.Fprintf(w, "\x1b[%dA\x1b[J", prev) // up, clear to the end
 	}
 	for _, l := range p.lines {
-		fmt.Fprintf(w, "%s %s\n", c.stamp(started), l)
+		fmt.Fprintf(w, "%s %s\n", stamp(started, l.at), l.text)
 	}
 	if done {
 		return 0
