@@ -24,6 +24,7 @@ import (
 	"github.com/platform/eks-connector-registrar/localcloud/agent"
 	"github.com/platform/eks-connector-registrar/localcloud/awsproto"
 	"github.com/platform/eks-connector-registrar/localcloud/clock"
+	"github.com/platform/eks-connector-registrar/localcloud/cloudformation"
 	"github.com/platform/eks-connector-registrar/localcloud/eks"
 	"github.com/platform/eks-connector-registrar/localcloud/events"
 	"github.com/platform/eks-connector-registrar/localcloud/iam"
@@ -113,6 +114,8 @@ type Cloud struct {
 	Lambda *lambda.Store
 	SFN    *sfn.Store
 	Agent  *agent.Agent
+	// CloudFormation answers DescribeStacks for the stack deploy made.
+	CloudFormation *cloudformation.Store
 
 	server     *http.Server
 	principals map[string]*awsproto.Principal
@@ -172,7 +175,8 @@ func Start(o Options) (*Cloud, error) {
 		Principals:      func(key string) *awsproto.Principal { return c.principals[key] },
 		DenyUnknownKeys: o.DenyUnknownCredentials}
 
-	var iamSvc, stsSvc, eksSvc, ssmSvc, sqsSvc, evSvc, lambdaSvc, sfnSvc awsproto.Service
+	var iamSvc, stsSvc, eksSvc, ssmSvc, sqsSvc, evSvc, lambdaSvc, sfnSvc, cfnSvc awsproto.Service
+	c.CloudFormation, cfnSvc = cloudformation.New(cloudformation.Config{Region: o.Region, Account: o.Account})
 	c.IAM, iamSvc = iam.New(iam.Config{Account: o.Account, Clock: c.Clock})
 	_, stsSvc = sts.New(sts.Config{Account: o.Account, Roles: c.IAM})
 	c.SSM, ssmSvc = ssm.New(ssm.Config{Region: o.Region, Account: o.Account, Clock: c.Clock})
@@ -196,7 +200,7 @@ func Start(o Options) (*Cloud, error) {
 				DetailType: "Step Functions Execution Status Change", Detail: string(b),
 				Resources: []string{ex.Arn}})
 		}})
-	for _, s := range []awsproto.Service{iamSvc, stsSvc, eksSvc, ssmSvc, sqsSvc, evSvc, lambdaSvc, sfnSvc} {
+	for _, s := range []awsproto.Service{iamSvc, stsSvc, eksSvc, ssmSvc, sqsSvc, evSvc, lambdaSvc, sfnSvc, cfnSvc} {
 		c.Router.Register(s)
 	}
 	c.principals[adminKey] = &awsproto.Principal{Name: "admin", ARN: fmt.Sprintf("arn:aws:iam::%s:root", o.Account), Admin: true}
@@ -428,6 +432,11 @@ func (c *Cloud) deploy(o Options) error {
 		c.Policies.SetPolicies(r.LogicalID, ps)
 		c.templateRoles[r.Arn] = &awsproto.Principal{Name: r.LogicalID, ARN: r.Arn}
 	}
+	outputs := map[string]cloudformation.Output{}
+	for k, v := range tpl.Outputs {
+		outputs[k] = cloudformation.Output{Value: v, Description: tpl.OutputDescriptions[k]}
+	}
+	c.CloudFormation.AddStack(tpl.StackName, tpl.StackID, c.Clock.Now(), outputs)
 	for _, r := range tpl.Rules {
 		rule := events.Rule{Name: r.Name, BusName: r.BusName, Pattern: json.RawMessage(r.Pattern), State: "ENABLED"}
 		for _, t := range r.Targets {

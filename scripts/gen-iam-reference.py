@@ -25,7 +25,7 @@ import sys
 # Every service prefix template.yaml's policies name or the local cloud
 # authorizes (checked by internal/templatecheck and localcloud/policy tests:
 # an action of another service fails them, so extend this list and rerun).
-SERVICES = ["eks", "events", "iam", "kms", "lambda", "logs", "sqs", "ssm", "states", "sts", "xray"]
+SERVICES = ["cloudformation", "eks", "events", "iam", "kms", "lambda", "logs", "sqs", "ssm", "states", "sts", "xray"]
 
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "localcloud", "policy", "reference", "sar-subset.json")
 

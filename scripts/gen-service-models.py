@@ -51,6 +51,7 @@ SERVICES = {
         "ListPolicyVersions", "SetDefaultPolicyVersion", "DeletePolicyVersion", "DeleteRole",
         "PutRolePermissionsBoundary", "DeleteRolePermissionsBoundary"]),
     "sts": ("sts", "2011-06-15", ["GetCallerIdentity"]),
+    "cloudformation": ("cloudformation", "2010-05-15", ["DescribeStacks"]),
 }
 
 METADATA = ["apiVersion", "protocol", "jsonVersion", "targetPrefix", "xmlNamespace",

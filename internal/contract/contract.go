@@ -386,3 +386,54 @@ func clip(s string) string {
 	}
 	return s[:cut] + "…"
 }
+
+// Execution name prefixes: a registration's execution is named
+// ExecutionName(RegisterPrefix, …), a deregistration's
+// ExecutionName(DeregisterPrefix, …).
+const (
+	RegisterPrefix   = "register"
+	DeregisterPrefix = "deregister"
+)
+
+// executionHashLength is the length of ExecutionName's hash, after its '-'.
+const executionHashLength = 20
+
+// ExecutionArn is the ARN of the execution named name of the state machine
+// stateMachineArn (arn:<partition>:states:<region>:<account>:stateMachine:<sm>).
+func ExecutionArn(stateMachineArn, name string) string {
+	return strings.Replace(stateMachineArn, ":stateMachine:", ":execution:", 1) + ":" + name
+}
+
+// IsExecutionFor reports whether an execution name was made by ExecutionName
+// for prefix and clusterName, whatever its event. Two cluster names that
+// share their first 59 characters (less the prefix) share their execution
+// names' readable part, so for such names the answer can be a false match.
+func IsExecutionFor(prefix, clusterName, executionName string) bool {
+	want := ExecutionName(prefix, clusterName, "")
+	head := want[:len(want)-executionHashLength-1]
+	return len(executionName) == len(head)+1+executionHashLength &&
+		strings.HasPrefix(executionName, head+"-")
+}
+
+// ExecutionCluster returns the readable cluster part of an execution name
+// made by ExecutionName for prefix: the cluster name itself, or its first
+// characters when the name was cut to fit. ok is false for other names.
+func ExecutionCluster(prefix, executionName string) (cluster string, ok bool) {
+	rest, found := strings.CutPrefix(executionName, sanitize(prefix)+"-")
+	if !found || len(rest) < executionHashLength+2 || rest[len(rest)-executionHashLength-1] != '-' {
+		return "", false
+	}
+	return rest[:len(rest)-executionHashLength-1], true
+}
+
+// ParseConsoleAccessArns validates console-access ARNs as the
+// consoleAccessArns field of "Register Cluster" is validated (the same rules
+// and messages), for a caller that has them as a list: duplicates are
+// dropped, keeping the first.
+func ParseConsoleAccessArns(arns []string) ([]string, *Rejection) {
+	raw, err := json.Marshal(arns)
+	if err != nil {
+		return nil, reject("consoleAccessArns", "", "must be a list of IAM role or user ARNs")
+	}
+	return parseConsoleArns(raw)
+}

@@ -201,3 +201,42 @@ func TestProvidersAreTheSDKEnum(t *testing.T) {
 		}
 	}
 }
+
+func TestExecutionNameMatching(t *testing.T) {
+	long := strings.Repeat("c", 70)
+	for _, cluster := range []string{"prod-eu-1", "a", long} {
+		name := ExecutionName(RegisterPrefix, cluster, "event-1")
+		if !IsExecutionFor(RegisterPrefix, cluster, name) {
+			t.Errorf("%s is not recognised as an execution for %s", name, cluster)
+		}
+		if IsExecutionFor(DeregisterPrefix, cluster, name) || IsExecutionFor(RegisterPrefix, cluster+"x", name) && cluster != long {
+			t.Errorf("%s matched another prefix or cluster", name)
+		}
+		got, ok := ExecutionCluster(RegisterPrefix, name)
+		if !ok || !strings.HasPrefix(cluster, got) || (cluster != long && got != cluster) {
+			t.Errorf("ExecutionCluster(%s) = %q, %v", name, got, ok)
+		}
+	}
+	if IsExecutionFor(RegisterPrefix, "prod", ExecutionName(RegisterPrefix, "prod-eu-1", "e")) {
+		t.Error("prod matched prod-eu-1's execution")
+	}
+	if _, ok := ExecutionCluster(RegisterPrefix, "register-x"); ok {
+		t.Error("a name without a hash matched")
+	}
+	if got := ExecutionArn("arn:aws:states:us-east-1:123456789012:stateMachine:Reg", "n"); got != "arn:aws:states:us-east-1:123456789012:execution:Reg:n" {
+		t.Errorf("ExecutionArn = %s", got)
+	}
+}
+
+func TestParseConsoleAccessArnsIsTheEventRule(t *testing.T) {
+	arns := []string{"arn:aws:sts::123456789012:assumed-role/Admin/me"}
+	_, rej := ParseConsoleAccessArns(arns)
+	_, evRej := ParseRegister([]byte(`{"clusterName":"a","provider":"gke","consoleAccessArns":["arn:aws:sts::123456789012:assumed-role/Admin/me"]}`), 60)
+	if rej == nil || evRej == nil || rej.Message() != evRej.Message() {
+		t.Errorf("list %v, event %v", rej, evRej)
+	}
+	got, rej := ParseConsoleAccessArns([]string{"arn:aws:iam::123456789012:role/A", "arn:aws:iam::123456789012:role/A"})
+	if rej != nil || len(got) != 1 {
+		t.Errorf("%v %v", got, rej)
+	}
+}

@@ -61,8 +61,8 @@ const (
 
 // Execution name prefixes (contract.ExecutionName).
 const (
-	RegisterPrefix   = "register"
-	DeregisterPrefix = "deregister"
+	RegisterPrefix   = contract.RegisterPrefix
+	DeregisterPrefix = contract.DeregisterPrefix
 )
 
 // StopError is the error name a deregistration gives the registration it stops.
@@ -450,7 +450,7 @@ func classify(op string, err error) error {
 // ExecutionArn is the ARN the execution called name of stateMachineArn has:
 // arn:<p>:states:<r>:<a>:stateMachine:<sm> → arn:<p>:states:<r>:<a>:execution:<sm>:<name>.
 func ExecutionArn(stateMachineArn, name string) string {
-	return strings.Replace(stateMachineArn, ":stateMachine:", ":execution:", 1) + ":" + name
+	return contract.ExecutionArn(stateMachineArn, name)
 }
 
 // IsExecutionOf reports whether executionArn is an execution of stateMachineArn.

@@ -29,9 +29,14 @@ const (
 	WrongCode        Mode = "wrong-code"         // installs with a wrong code: InvalidActivation
 	AfterExpiry      Mode = "after-expiry"       // installs only after the activation expired
 	ConnectsThenLost Mode = "connects-then-lost" // connects after Delay, loses its connection after LostAfter
+	// Manual: nothing happens on "Activation Ready"; the agent registers
+	// only when handed an activation id and code (Apply), as a cluster does
+	// when the operator applies what `eks-connector-registrar install` wrote.
+	Manual Mode = "manual"
 )
 
-// Modes lists every mode.
+// Modes lists every mode `make run` can use (Manual needs a caller to hand
+// it the activation).
 var Modes = []Mode{Connects, NeverConnects, WrongCode, AfterExpiry, ConnectsThenLost}
 
 // Config configures the simulation.
@@ -129,7 +134,7 @@ type ActivationReady struct {
 // HandleEvent is subscribed to the event bus. It returns at once; the install
 // happens later on the clock.
 func (a *Agent) HandleEvent(detailType string, detail json.RawMessage) {
-	if detailType != "Activation Ready" || a.cfg.Mode == NeverConnects {
+	if detailType != "Activation Ready" || a.cfg.Mode == NeverConnects || a.cfg.Mode == Manual {
 		return
 	}
 	var ev ActivationReady
@@ -220,6 +225,29 @@ func (a *Agent) install(ev ActivationReady) {
 		_ = a.reg.SetPingStatus(id, "ConnectionLost")
 	}
 	a.record(ev.ClusterName, "agent lost its connection (ConnectionLost)", nil)
+}
+
+// Apply is the cluster applying an agent manifest: each replica registers
+// with SSM with the activation id and code it was given (the Manual mode's
+// only way to connect). It returns the managed instance ids registered, and
+// the first error SSM answered.
+func (a *Agent) Apply(cluster, activationID, activationCode string) ([]string, error) {
+	a.record(cluster, fmt.Sprintf("kubectl apply: the manifest's agent starts (activation %s, %d replicas)", activationID, a.cfg.Replicas), nil)
+	var ids []string
+	var first error
+	for i := 0; i < a.cfg.Replicas; i++ {
+		id := InstanceID(cluster)
+		if err := a.reg.RegisterManagedInstance(activationID, activationCode, id); err != nil {
+			a.record(cluster, "replica "+fmt.Sprint(i)+" failed to register with SSM", err)
+			if first == nil {
+				first = err
+			}
+			continue
+		}
+		ids = append(ids, id)
+		a.record(cluster, "replica "+fmt.Sprint(i)+" registered as "+id+" (Online)", nil)
+	}
+	return ids, first
 }
 
 // InstanceID makes an id shaped like the connector's: eks_c:<cluster>_<17 chars>.

@@ -65,6 +65,11 @@ type Template struct {
 	// and StateMachine's).
 	Roles   []Role
 	Outputs map[string]string
+	// OutputDescriptions are the Outputs' Description, where they have one.
+	OutputDescriptions map[string]string
+	// StackName and StackID are the stack the template is deployed as
+	// (AWS::StackName, AWS::StackId).
+	StackName, StackID string
 }
 
 // Role is an IAM role of the template with its inline policies.
@@ -272,7 +277,7 @@ func load(data []byte, o Options) (*Template, error) {
 	}
 	l := &loader{
 		o:        o,
-		out:      &Template{Parameters: map[string]string{}, Conditions: map[string]bool{}, Outputs: map[string]string{}},
+		out:      &Template{Parameters: map[string]string{}, Conditions: map[string]bool{}, Outputs: map[string]string{}, OutputDescriptions: map[string]string{}},
 		params:   map[string]any{},
 		conds:    map[string]bool{},
 		condBusy: map[string]bool{},
@@ -332,6 +337,7 @@ func (l *loader) run(doc *document) error {
 
 	o := l.o
 	stackID := fmt.Sprintf("arn:%s:cloudformation:%s:%s:stack/%s/%s", o.Partition, o.Region, o.Account, o.StackName, l.stackUUID())
+	l.out.StackName, l.out.StackID = o.StackName, stackID
 	for k, v := range map[string]string{
 		"AWS::Region": o.Region, "AWS::AccountId": o.Account, "AWS::Partition": o.Partition,
 		"AWS::StackName": o.StackName, "AWS::StackId": stackID, "AWS::URLSuffix": l.urlSuffix(),
@@ -1661,6 +1667,9 @@ func (l *loader) outputs(root map[string]any) error {
 			return err
 		}
 		l.out.Outputs[name] = s
+		if d, ok := o["Description"].(string); ok {
+			l.out.OutputDescriptions[name] = d
+		}
 	}
 	return nil
 }
