@@ -27,6 +27,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws/arn"
 	"unicode/utf8"
 
 	ekstypes "github.com/aws/aws-sdk-go-v2/service/eks/types"
@@ -398,10 +400,36 @@ const (
 // executionHashLength is the length of ExecutionName's hash, after its '-'.
 const executionHashLength = 20
 
+// ParseStateMachineArn reads arn:<partition>:states:<region>:<account>:stateMachine:<name>.
+func ParseStateMachineArn(stateMachineArn string) (arn.ARN, string, error) {
+	a, err := arn.Parse(stateMachineArn)
+	name, ok := strings.CutPrefix(a.Resource, "stateMachine:")
+	if err != nil || a.Service != "states" || !ok || name == "" || strings.Contains(name, ":") {
+		return arn.ARN{}, "", fmt.Errorf("%q is not a state machine ARN (arn:<partition>:states:<region>:<account>:stateMachine:<name>)", stateMachineArn)
+	}
+	return a, name, nil
+}
+
 // ExecutionArn is the ARN of the execution named name of the state machine
-// stateMachineArn (arn:<partition>:states:<region>:<account>:stateMachine:<sm>).
+// stateMachineArn: arn:<p>:states:<r>:<a>:stateMachine:<sm> →
+// arn:<p>:states:<r>:<a>:execution:<sm>:<name> ("" if stateMachineArn is not
+// a state machine ARN).
 func ExecutionArn(stateMachineArn, name string) string {
-	return strings.Replace(stateMachineArn, ":stateMachine:", ":execution:", 1) + ":" + name
+	a, sm, err := ParseStateMachineArn(stateMachineArn)
+	if err != nil {
+		return ""
+	}
+	a.Resource = "execution:" + sm + ":" + name
+	return a.String()
+}
+
+// IsExecutionOf reports whether executionArn is an execution of stateMachineArn.
+func IsExecutionOf(stateMachineArn, executionArn string) bool {
+	sm, smName, err := ParseStateMachineArn(stateMachineArn)
+	ex, exErr := arn.Parse(executionArn)
+	rest, ok := strings.CutPrefix(ex.Resource, "execution:"+smName+":")
+	return err == nil && exErr == nil && ok && rest != "" && ex.Service == "states" &&
+		ex.Partition == sm.Partition && ex.Region == sm.Region && ex.AccountID == sm.AccountID
 }
 
 // IsExecutionFor reports whether an execution name was made by ExecutionName

@@ -240,3 +240,35 @@ func TestParseConsoleAccessArnsIsTheEventRule(t *testing.T) {
 		t.Errorf("%v %v", got, rej)
 	}
 }
+
+func TestStateMachineAndExecutionArns(t *testing.T) {
+	const sm = "arn:aws-cn:states:cn-north-1:123456789012:stateMachine:Reg"
+	if got := ExecutionArn(sm, "n"); got != "arn:aws-cn:states:cn-north-1:123456789012:execution:Reg:n" {
+		t.Fatalf("ExecutionArn = %q", got)
+	}
+	for _, bad := range []string{"", "Reg", "arn:aws:states:us-east-1:123456789012:execution:Reg:n",
+		"arn:aws:lambda:us-east-1:123456789012:stateMachine:Reg", "arn:aws:states:us-east-1:123456789012:stateMachine:"} {
+		if _, _, err := ParseStateMachineArn(bad); err == nil {
+			t.Errorf("ParseStateMachineArn(%q) accepted it", bad)
+		}
+		if got := ExecutionArn(bad, "n"); got != "" {
+			t.Errorf("ExecutionArn(%q) = %q, want \"\"", bad, got)
+		}
+	}
+	for _, tc := range []struct {
+		execution string
+		want      bool
+	}{
+		{"arn:aws-cn:states:cn-north-1:123456789012:execution:Reg:n", true},
+		{"arn:aws-cn:states:cn-north-1:123456789012:execution:RegOther:n", false},
+		{"arn:aws-cn:states:cn-north-1:123456789012:execution:Reg:", false},
+		{"arn:aws-cn:states:cn-north-1:210987654321:execution:Reg:n", false},
+		{"arn:aws-cn:states:cn-northwest-1:123456789012:execution:Reg:n", false},
+		{"arn:aws:states:cn-north-1:123456789012:execution:Reg:n", false},
+		{"not an arn", false},
+	} {
+		if got := IsExecutionOf(sm, tc.execution); got != tc.want {
+			t.Errorf("IsExecutionOf(%s) = %v, want %v", tc.execution, got, tc.want)
+		}
+	}
+}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws/arn"
 )
 
 // IAM hands policy documents back URL-encoded (RFC 3986) and accepts them as
@@ -229,21 +231,20 @@ func missingGrants(partition string, docs []document) []string {
 }
 
 // partitionOf returns the partition of an ARN ("aws", "aws-cn", "aws-us-gov").
-func partitionOf(arn string) string {
-	parts := strings.SplitN(arn, ":", 3)
-	if len(parts) < 3 || parts[0] != "arn" || parts[1] == "" {
+func partitionOf(s string) string {
+	a, err := arn.Parse(s)
+	if err != nil || a.Partition == "" {
 		return "aws"
 	}
-	return parts[1]
+	return a.Partition
 }
 
 // roleNameOf returns the role name of an IAM role ARN
 // (arn:aws:iam::123456789012:role/path/Name → Name), or "".
-func roleNameOf(arn string) string {
-	parts := strings.SplitN(arn, ":", 6)
-	if len(parts) != 6 || parts[0] != "arn" || parts[2] != "iam" || !strings.HasPrefix(parts[5], "role/") {
+func roleNameOf(s string) string {
+	a, err := arn.Parse(s)
+	if err != nil || a.Service != "iam" || !strings.HasPrefix(a.Resource, "role/") {
 		return ""
 	}
-	res := parts[5]
-	return res[strings.LastIndex(res, "/")+1:]
+	return a.Resource[strings.LastIndex(a.Resource, "/")+1:]
 }

@@ -15,7 +15,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -98,8 +97,8 @@ func NewHandler(cfg aws.Config, getenv func(string) string, log *slog.Logger, no
 		"REGISTRATION_STATE_MACHINE_ARN":   s.RegistrationStateMachineArn,
 		"DEREGISTRATION_STATE_MACHINE_ARN": s.DeregistrationStateMachine,
 	} {
-		if !strings.Contains(arn, ":stateMachine:") {
-			return nil, fmt.Errorf("%s %q must be a state machine ARN (arn:<partition>:states:<region>:<account>:stateMachine:<name>)", env, arn)
+		if _, _, err := contract.ParseStateMachineArn(arn); err != nil {
+			return nil, fmt.Errorf("%s: %w", env, err)
 		}
 	}
 	ssmClient := ssm.NewFromConfig(cfg)
@@ -455,5 +454,5 @@ func ExecutionArn(stateMachineArn, name string) string {
 
 // IsExecutionOf reports whether executionArn is an execution of stateMachineArn.
 func IsExecutionOf(stateMachineArn, executionArn string) bool {
-	return strings.HasPrefix(executionArn, ExecutionArn(stateMachineArn, ""))
+	return contract.IsExecutionOf(stateMachineArn, executionArn)
 }
