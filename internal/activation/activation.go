@@ -19,7 +19,6 @@ import (
 
 	"github.com/platform/eks-connector-registrar/internal/awserr"
 	"github.com/platform/eks-connector-registrar/internal/lambdamain"
-	"github.com/platform/eks-connector-registrar/internal/registration"
 	"github.com/platform/eks-connector-registrar/internal/workflow"
 )
 
@@ -104,7 +103,7 @@ func (c *Checker) Handle(ctx context.Context, in Input) (Result, error) {
 		problems = append(problems, "clusterName and activationId are required")
 	}
 	if len(problems) > 0 {
-		return Result{}, registration.StepInputInvalid{Step: "CheckActivation", Problems: problems}
+		return Result{}, awserr.StepInputInvalid{Step: "CheckActivation", Problems: problems}
 	}
 	timeout := time.Duration(in.ActivationTimeoutMinutes) * time.Minute
 	if timeout <= 0 {

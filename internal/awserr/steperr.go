@@ -103,3 +103,15 @@ func orUnknown(code string) string {
 func containsFold(s, sub string) bool {
 	return strings.Contains(strings.ToLower(s), strings.ToLower(sub))
 }
+
+// StepInputInvalid: the state machine passed an input the step cannot use:
+// a bug in the state machine definition, not in the request. Every step
+// returns it (its Go type name is the state machine error name).
+type StepInputInvalid struct {
+	Step     string
+	Problems []string
+}
+
+func (e StepInputInvalid) Error() string {
+	return fmt.Sprintf("%s got an unusable input: %s; this is a state machine definition bug", e.Step, strings.Join(e.Problems, "; "))
+}

@@ -173,10 +173,10 @@ func (c *Cleaner) Cleanup(ctx context.Context, in Input) (Summary, error) {
 	switch in.Mode {
 	case ModeCompensate, ModeDiscard, ModeDeregister, ModeRelease:
 	default:
-		return Summary{}, registration.StepInputInvalid{Step: "Cleanup", Problems: []string{"mode " + in.Mode + " is not compensate, discard, deregister or release"}}
+		return Summary{}, awserr.StepInputInvalid{Step: "Cleanup", Problems: []string{"mode " + in.Mode + " is not compensate, discard, deregister or release"}}
 	}
 	if in.ClusterName == "" || in.ExecutionArn == "" {
-		return Summary{}, registration.StepInputInvalid{Step: "Cleanup", Problems: []string{"clusterName and executionArn are required"}}
+		return Summary{}, awserr.StepInputInvalid{Step: "Cleanup", Problems: []string{"clusterName and executionArn are required"}}
 	}
 	cluster := in.ClusterName
 	log := lambdamain.Logger(ctx, c.Log).With("cluster", cluster, "execution", in.ExecutionArn, "mode", in.Mode)

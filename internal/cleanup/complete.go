@@ -56,7 +56,7 @@ func NewCompleteHandler(cfg aws.Config, getenv func(string) string, log *slog.Lo
 // and releases the lock. Errors: TransientAWSError, AWSCallFailed.
 func (c *Cleaner) Complete(ctx context.Context, in CompleteInput) (Completion, error) {
 	if in.ClusterName == "" || in.ExecutionArn == "" {
-		return Completion{}, registration.StepInputInvalid{Step: "CompleteRegistration", Problems: []string{"clusterName and executionArn are required"}}
+		return Completion{}, awserr.StepInputInvalid{Step: "CompleteRegistration", Problems: []string{"clusterName and executionArn are required"}}
 	}
 	out, err := c.finish(ctx, in)
 	if err != nil {

@@ -95,7 +95,7 @@ func (c *Cleaner) Ended(ctx context.Context, ev StatusChange) (Summary, error) {
 		Provider    string `json:"provider"`
 	}
 	if err := json.Unmarshal([]byte(d.Input), &in); err != nil || in.ClusterName == "" || d.ExecutionArn == "" {
-		return Summary{}, registration.StepInputInvalid{Step: "Cleanup", Problems: []string{
+		return Summary{}, awserr.StepInputInvalid{Step: "Cleanup", Problems: []string{
 			"a Step Functions status change without an executionArn or an execution input naming clusterName"}}
 	}
 	cluster := in.ClusterName
@@ -214,13 +214,13 @@ func (c *Cleaner) handle(ctx context.Context, raw json.RawMessage) (Summary, err
 	if probe.DetailType == "Step Functions Execution Status Change" {
 		var ev StatusChange
 		if err := json.Unmarshal(raw, &ev); err != nil {
-			return Summary{}, registration.StepInputInvalid{Step: "Cleanup", Problems: []string{err.Error()}}
+			return Summary{}, awserr.StepInputInvalid{Step: "Cleanup", Problems: []string{err.Error()}}
 		}
 		return c.Ended(ctx, ev)
 	}
 	var in Input
 	if err := json.Unmarshal(raw, &in); err != nil {
-		return Summary{}, registration.StepInputInvalid{Step: "Cleanup", Problems: []string{err.Error()}}
+		return Summary{}, awserr.StepInputInvalid{Step: "Cleanup", Problems: []string{err.Error()}}
 	}
 	return c.Cleanup(ctx, in)
 }

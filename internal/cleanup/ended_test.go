@@ -15,7 +15,6 @@ import (
 	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 
 	"github.com/platform/eks-connector-registrar/internal/awserr"
-	"github.com/platform/eks-connector-registrar/internal/registration"
 )
 
 const regSM = "arn:aws:states:eu-west-1:123456789012:stateMachine:register"
@@ -285,7 +284,7 @@ func TestEndedNeedsTheExecutionAndItsCluster(t *testing.T) {
 	ev := statusChange("ABORTED", "", "")
 	ev.Detail.Input = `{"provider":"GKE"}`
 	_, err := c.Ended(context.Background(), ev)
-	var bad registration.StepInputInvalid
+	var bad awserr.StepInputInvalid
 	if !errors.As(err, &bad) || w.deregistered != 0 || len(b.entries) != 0 {
 		t.Errorf("error %v, want StepInputInvalid and nothing done", err)
 	}

@@ -96,7 +96,7 @@ func NewCheckHandler(cfg aws.Config, getenv func(string) string, log *slog.Logge
 // StepInputInvalid, TransientAWSError, AWSCallFailed.
 func (c *Checker) Handle(ctx context.Context, in CheckInput) (CheckResult, error) {
 	if in.ClusterName == "" {
-		return CheckResult{}, StepInputInvalid{Step: "CheckCluster", Problems: []string{"clusterName is empty"}}
+		return CheckResult{}, awserr.StepInputInvalid{Step: "CheckCluster", Problems: []string{"clusterName is empty"}}
 	}
 	log := lambdamain.Logger(ctx, c.Log).With("cluster", in.ClusterName, "execution", in.ExecutionArn)
 	if in.Mode != ModeGone {

@@ -2,7 +2,6 @@ package registration
 
 import (
 	"fmt"
-	"strings"
 )
 
 // The Go type names of these errors are the state machine's ErrorEquals
@@ -110,17 +109,6 @@ type ActivationCodeLost struct{ Cluster, Reason string }
 func (e ActivationCodeLost) Error() string {
 	return fmt.Sprintf("the activation code of cluster %q was not stored (%s) and cannot be recovered; "+
 		"the registration is replaced by a new one", e.Cluster, e.Reason)
-}
-
-// StepInputInvalid: the state machine passed an input the step cannot use:
-// a bug in the state machine definition, not in the request.
-type StepInputInvalid struct {
-	Step     string
-	Problems []string
-}
-
-func (e StepInputInvalid) Error() string {
-	return fmt.Sprintf("%s got an unusable input: %s; this is a state machine definition bug", e.Step, strings.Join(e.Problems, "; "))
 }
 
 func orNone(s string) string {

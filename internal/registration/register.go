@@ -121,7 +121,7 @@ func (r *Registrar) Handle(ctx context.Context, in RegisterInput) (Registration,
 		problems = append(problems, "attempt must be 1 or more")
 	}
 	if len(problems) > 0 {
-		return Registration{}, StepInputInvalid{Step: "RegisterCluster", Problems: problems}
+		return Registration{}, awserr.StepInputInvalid{Step: "RegisterCluster", Problems: problems}
 	}
 	log := lambdamain.Logger(ctx, r.Log).With("cluster", cluster, "execution", in.ExecutionArn, "attempt", in.Attempt)
 	p := r.Settings.Params()
