@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-lambda-go/lambda/messages"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
@@ -63,8 +64,31 @@ func TestFunctionErrorPayloads(t *testing.T) {
 			return nil, errors.New("aws-lambda-rie not found at bin/aws-lambda-rie (run `make tools`)")
 		})})
 
+	// aws-lambda-go's explicit error type (messages.InvokeResponse_Error)
+	// is reported as the handler set it, returned or panicked with, as the
+	// runtime does (lambda/errors.go); a panic with any other value is named
+	// by its type.
+	e.add(&locallambda.Function{Name: "explicit"}, func(context.Context, []byte) ([]byte, error) {
+		return nil, messages.InvokeResponse_Error{Type: "ClusterNameInvalid", Message: "bad name"}
+	})
+	e.add(&locallambda.Function{Name: "panics-explicit"}, func(context.Context, []byte) ([]byte, error) {
+		panic(messages.InvokeResponse_Error{Type: "Custom.Panic", Message: "told so"})
+	})
+	e.add(&locallambda.Function{Name: "panics-typed"}, func(context.Context, []byte) ([]byte, error) {
+		panic(&myError{"exploded"})
+	})
+
 	if p, _ := invokeRaw(t, e, "typed"); p != `{"errorMessage":"no cluster","errorType":"myError"}` {
 		t.Errorf("returned error: payload %s", p)
+	}
+	if p, _ := invokeRaw(t, e, "explicit"); p != `{"errorMessage":"bad name","errorType":"ClusterNameInvalid"}` {
+		t.Errorf("explicit error type: payload %s", p)
+	}
+	if p, _ := invokeRaw(t, e, "panics-explicit"); !strings.Contains(p, `"errorMessage":"told so","errorType":"Custom.Panic"`) {
+		t.Errorf("panic with an explicit error: payload %s", p)
+	}
+	if p, _ := invokeRaw(t, e, "panics-typed"); p != `{"errorMessage":"exploded","errorType":"myError"}` {
+		t.Errorf("panic with a typed value: payload %s", p)
 	}
 	p, id := invokeRaw(t, e, "exits")
 	if want := `{"errorType":"Runtime.ExitError","errorMessage":"RequestId: ` + id + ` Error: Runtime exited with error: exit status 3"}`; p != want {

@@ -17,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/aws/aws-lambda-go/lambda/messages"
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
 	"github.com/platform/eks-connector-registrar/localcloud/awsproto"
@@ -93,14 +94,23 @@ func timedOut(requestID string, timeout time.Duration) *FunctionError {
 	return platformError(TimedOutError, requestID, fmt.Sprintf("Task timed out after %.2f seconds", timeout.Seconds()))
 }
 
-// ErrorTypeOf names an error the way aws-lambda-go does (reflection on the
-// outermost error, pointer stripped).
-func ErrorTypeOf(err error) string {
-	t := reflect.TypeOf(err)
-	if t.Kind() == reflect.Pointer {
-		return t.Elem().Name()
+// functionErrorOf is the error aws-lambda-go's runtime reports for what a
+// handler returned or panicked with (lambda/errors.go, lambdaErrorResponse
+// and lambdaPanicResponse): an explicit messages.InvokeResponse_Error keeps
+// its type and message; anything else is named by reflection on the
+// outermost value, pointer stripped, with message as its message.
+func functionErrorOf(v any, message string) *FunctionError {
+	if ive, ok := v.(messages.InvokeResponse_Error); ok {
+		return &FunctionError{Type: ive.Type, Message: ive.Message}
 	}
-	return t.Name()
+	name := ""
+	if t := reflect.TypeOf(v); t != nil {
+		if t.Kind() == reflect.Pointer {
+			t = t.Elem()
+		}
+		name = t.Name()
+	}
+	return &FunctionError{Type: name, Message: message}
 }
 
 // Handler is what aws-lambda-go's lambda.NewHandler returns.
@@ -124,27 +134,16 @@ func (p InProcess) Run(ctx context.Context, payload []byte) (out []byte, err err
 	ctx = lambdacontext.NewContext(ctx, lc)
 	defer func() {
 		if r := recover(); r != nil {
-			err = &FunctionError{Type: panicType(r), Message: fmt.Sprint(r), StackTrace: strings.Split(string(debug.Stack()), "\n")}
+			fe := functionErrorOf(r, fmt.Sprint(r))
+			fe.StackTrace = strings.Split(string(debug.Stack()), "\n")
+			err = fe
 		}
 	}()
 	out, err = p.Handler.Invoke(ctx, payload)
 	if err != nil {
-		return nil, &FunctionError{Type: ErrorTypeOf(err), Message: err.Error()}
+		return nil, functionErrorOf(err, err.Error())
 	}
 	return out, nil
-}
-
-// panicType names a panic value as aws-lambda-go does for any value
-// (reflection, pointer stripped): "string" for panic("boom").
-func panicType(r any) string {
-	t := reflect.TypeOf(r)
-	if t == nil {
-		return ""
-	}
-	if t.Kind() == reflect.Pointer {
-		return t.Elem().Name()
-	}
-	return t.Name()
 }
 
 type requestIDKey struct{}
