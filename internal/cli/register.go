@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -145,14 +144,4 @@ func putEvent(ctx context.Context, eb *eventbridge.Client, st Stack, detailType 
 		return "", fmt.Errorf("bus %s refused %q: %s; send it again", st.EventBusName, detailType, msg)
 	}
 	return aws.ToString(out.Entries[0].EventId), nil
-}
-
-// sortedKeys returns m's keys in order.
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }

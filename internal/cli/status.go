@@ -6,6 +6,8 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -196,7 +198,7 @@ func (c *runCtx) statusRows(ctx context.Context, cfg aws.Config, st Stack, only 
 		}
 	}
 	out := make([]ClusterStatus, 0, len(rows))
-	for _, k := range sortedKeys(rows) {
+	for _, k := range slices.Sorted(maps.Keys(rows)) {
 		out = append(out, *rows[k])
 	}
 	return out, nil

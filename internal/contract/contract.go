@@ -23,13 +23,16 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 
-	"github.com/aws/aws-sdk-go-v2/aws/arn"
 	"unicode/utf8"
+
+	"github.com/aws/aws-sdk-go-v2/aws/arn"
 
 	ekstypes "github.com/aws/aws-sdk-go-v2/service/eks/types"
 )
@@ -307,11 +310,7 @@ func parseTags(raw json.RawMessage) (map[string]string, *Rejection) {
 	if len(tags) > MaxTags {
 		return nil, reject("tags", "", "at most %d tags are allowed, got %d", MaxTags, len(tags))
 	}
-	keys := make([]string, 0, len(tags))
-	for k := range tags {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+	keys := slices.Sorted(maps.Keys(tags))
 	out := make(map[string]string, len(tags))
 	for _, k := range keys {
 		field := "tags." + k

@@ -2,8 +2,10 @@ package templatecheck_test
 
 import (
 	"fmt"
+	"maps"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -29,7 +31,7 @@ func TestPoliciesFollowTheIAMReference(t *testing.T) {
 	ref := reference.Default()
 	c := &refChecker{t: t, ref: ref, tpl: tpl, actions: map[string]bool{}}
 	resources, _ := tpl["Resources"].(map[string]any)
-	for _, id := range sortedKeys(resources) {
+	for _, id := range slices.Sorted(maps.Keys(resources)) {
 		r, _ := resources[id].(map[string]any)
 		props, _ := r["Properties"].(map[string]any)
 		switch r["Type"] {
@@ -122,9 +124,9 @@ func (c *refChecker) statement(where string, st map[string]any) {
 	}
 	for _, cond := range branches(st["Condition"]) {
 		ops, _ := cond.(map[string]any)
-		for _, op := range sortedKeys(ops) {
+		for _, op := range slices.Sorted(maps.Keys(ops)) {
 			keys, _ := ops[op].(map[string]any)
-			for _, k := range sortedKeys(keys) {
+			for _, k := range slices.Sorted(maps.Keys(keys)) {
 				c.keys++
 				for _, a := range acts {
 					if !a.HasConditionKey(k) {

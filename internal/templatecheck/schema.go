@@ -7,7 +7,9 @@ package templatecheck
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -509,19 +511,10 @@ func (v *SchemaValidator) allowedProperties(schemaURL string) []string {
 	}
 	m, _ := cur.(map[string]any)
 	if props, ok := m["properties"].(map[string]any); ok {
-		return sortedKeys(props)
+		return slices.Sorted(maps.Keys(props))
 	}
 	// The error may point at the additionalProperties keyword itself.
 	return nil
-}
-
-func sortedKeys(m map[string]any) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 // suggest returns the allowed name closest to p (case-insensitive edit

@@ -1,8 +1,10 @@
 package templatecheck_test
 
 import (
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -135,7 +137,7 @@ func TestSchemaNamesTheResourceAndProperty(t *testing.T) {
 				if len(evs) == 0 {
 					t.Skip("no Events to mutate")
 				}
-				for _, id := range sortedKeys(evs) {
+				for _, id := range slices.Sorted(maps.Keys(evs)) {
 					props := mapAt(t, evs[id], "Properties")
 					props["Patern"] = props["Pattern"]
 					delete(props, "Pattern")
@@ -248,13 +250,4 @@ func containsAll(s string, subs []string) bool {
 		}
 	}
 	return true
-}
-
-func sortedKeys(m map[string]any) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }

@@ -3,6 +3,8 @@ package asl
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 )
@@ -88,7 +90,7 @@ func compileChoice(v any, where string, top bool, problems *[]string) *choiceRul
 		add("MISSING_TRANSITION_TARGET: every top-level choice rule needs Next")
 	}
 	var ops []string
-	for _, k := range sortedKeys(m) {
+	for _, k := range slices.Sorted(maps.Keys(m)) {
 		val := m[k]
 		switch k {
 		case "Next", "Comment":

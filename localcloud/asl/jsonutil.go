@@ -5,8 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"math/big"
-	"sort"
+	"slices"
 	"unicode/utf8"
 )
 
@@ -76,7 +77,7 @@ func asObject(v any) (*object, bool) {
 		return x, true
 	case map[string]any:
 		o := newObject(len(x))
-		for _, k := range sortedKeys(x) {
+		for _, k := range slices.Sorted(maps.Keys(x)) {
 			o.set(k, x[k])
 		}
 		return o, true
@@ -249,15 +250,6 @@ func appendString(buf *bytes.Buffer, s string) {
 }
 
 func jsonText(v any) string { return string(encodeJSON(v)) }
-
-func sortedKeys(m map[string]any) []string {
-	ks := make([]string, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	sort.Strings(ks)
-	return ks
-}
 
 func numRat(n json.Number) (*big.Rat, bool) {
 	return new(big.Rat).SetString(string(n))

@@ -3,7 +3,9 @@ package asl
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
+	"slices"
 	"sort"
 	"time"
 )
@@ -162,7 +164,7 @@ func checkQueryLanguage(v *validator, where string, ql any) {
 // machine validates {StartAt, States} (the top level, a Parallel branch or
 // a Map processor) and the states inside it.
 func (v *validator) machine(m map[string]any, where string, allowed map[string]bool) *machine {
-	for _, k := range sortedKeys(m) {
+	for _, k := range slices.Sorted(maps.Keys(m)) {
 		if !allowed[k] {
 			v.add("SCHEMA_VALIDATION_FAILED: %s: unknown field %q", where, k)
 		}
@@ -178,7 +180,7 @@ func (v *validator) machine(m map[string]any, where string, allowed map[string]b
 		v.add("SCHEMA_VALIDATION_FAILED: %s: States must be a non-empty object", where)
 		return mc
 	}
-	for _, name := range sortedKeys(states) {
+	for _, name := range slices.Sorted(maps.Keys(states)) {
 		if v.names[name] {
 			v.add("state %q: DUPLICATE_STATE_NAME: state names must be unique in the whole state machine", name)
 		}
@@ -217,7 +219,7 @@ func (v *validator) machine(m map[string]any, where string, allowed map[string]b
 		}
 		return t
 	}
-	for _, name := range sortedKeys(states) {
+	for _, name := range slices.Sorted(maps.Keys(states)) {
 		s := mc.states[name]
 		if s == nil {
 			continue
@@ -244,7 +246,7 @@ func (v *validator) machine(m map[string]any, where string, allowed map[string]b
 				}
 			}
 		}
-		for _, name := range sortedKeys(states) {
+		for _, name := range slices.Sorted(maps.Keys(states)) {
 			if !seen[name] {
 				v.add("state %q: UNREACHABLE_STATE: no transition from StartAt leads to it", name)
 			}
@@ -281,7 +283,7 @@ func (v *validator) state(name string, m map[string]any) *state {
 	for _, f := range fields {
 		allowed[f] = true
 	}
-	for _, k := range sortedKeys(m) {
+	for _, k := range slices.Sorted(maps.Keys(m)) {
 		switch {
 		case allowed[k]:
 		case k == "Assign" || k == "Output" || k == "Arguments":
@@ -516,7 +518,7 @@ func (v *validator) state(name string, m map[string]any) *state {
 				if !ok {
 					add("SCHEMA_VALIDATION_FAILED: ItemProcessor.ProcessorConfig must be an object")
 				} else {
-					for _, k := range sortedKeys(pcm) {
+					for _, k := range slices.Sorted(maps.Keys(pcm)) {
 						switch k {
 						case "Mode":
 							if pcm[k] == "DISTRIBUTED" {
@@ -612,7 +614,7 @@ func (v *validator) retriers(where string, x any) []retrier {
 			continue
 		}
 		r := retrier{interval: 1, maxAttempts: 3, backoff: 2}
-		for _, k := range sortedKeys(m) {
+		for _, k := range slices.Sorted(maps.Keys(m)) {
 			val := m[k]
 			switch k {
 			case "ErrorEquals":
@@ -685,7 +687,7 @@ func (v *validator) catchers(where string, x any) []catcher {
 			continue
 		}
 		var c catcher
-		for _, k := range sortedKeys(m) {
+		for _, k := range slices.Sorted(maps.Keys(m)) {
 			val := m[k]
 			switch k {
 			case "ErrorEquals":

@@ -7,8 +7,10 @@ import (
 	"encoding/xml"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -498,11 +500,7 @@ func (ck *wireCheck) jsonValue(path string, r *wireRef, s *wireShape, v any, tsD
 			ck.fail(path, "type", "%T where the model has a map (%s)", v, s.name)
 			return
 		}
-		keys := make([]string, 0, len(obj))
-		for k := range obj {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
+		keys := slices.Sorted(maps.Keys(obj))
 		for _, k := range keys {
 			p := fmt.Sprintf("%s[%q]", path, k)
 			if ks := s.Key.shape; ks.enum != nil && !ks.enum[k] {

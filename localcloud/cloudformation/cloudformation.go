@@ -6,7 +6,9 @@
 package cloudformation
 
 import (
+	"maps"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -131,11 +133,7 @@ func (s *Store) describe(c *awsproto.Call, name string) (describeResult, *awspro
 			return describeResult{}, e
 		}
 		x := stackXML{StackID: st.ID, StackName: st.Name, CreationTime: st.Created.Format("2006-01-02T15:04:05.000Z"), StackStatus: "CREATE_COMPLETE"}
-		keys := make([]string, 0, len(st.Outputs))
-		for k := range st.Outputs {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
+		keys := slices.Sorted(maps.Keys(st.Outputs))
 		for _, k := range keys {
 			x.Outputs = append(x.Outputs, outputXML{OutputKey: k, OutputValue: st.Outputs[k].Value, Description: strings.TrimSpace(st.Outputs[k].Description)})
 		}

@@ -13,9 +13,11 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -551,11 +553,7 @@ func (s *Store) registerCluster(c *awsproto.Call, r *http.Request) (any, *awspro
 }
 
 func fingerprint(name, role, provider string, tags map[string]string) string {
-	keys := make([]string, 0, len(tags))
-	for k := range tags {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+	keys := slices.Sorted(maps.Keys(tags))
 	var b strings.Builder
 	fmt.Fprintf(&b, "%q|%q|%q", name, role, provider)
 	for _, k := range keys {

@@ -97,7 +97,7 @@ func decodeJSON(b []byte) (any, error) {
 // Validation
 
 func validateObject(obj map[string]any) error {
-	for _, k := range sortedKeys(obj) {
+	for _, k := range slices.Sorted(maps.Keys(obj)) {
 		v := obj[k]
 		if k == "$or" {
 			arr, ok := v.([]any)
@@ -593,5 +593,3 @@ func parseCIDR(s string) (netip.Prefix, error) {
 	}
 	return netip.ParsePrefix(s)
 }
-
-func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }

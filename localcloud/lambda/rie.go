@@ -7,12 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -246,11 +247,7 @@ func (r *RIE) environ(sessionToken string) []string {
 	}
 	env["AWS_LAMBDA_FUNCTION_TIMEOUT"] = strconv.Itoa(r.timeoutSeconds())
 	env["AWS_SESSION_TOKEN"] = sessionToken
-	keys := make([]string, 0, len(env))
-	for k := range env {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+	keys := slices.Sorted(maps.Keys(env))
 	out := make([]string, 0, len(keys))
 	for _, k := range keys {
 		out = append(out, k+"="+env[k])

@@ -245,9 +245,9 @@ func evalStatement(st Statement, vars bool, action, resource string, ctx map[str
 		return false, nil, nil, "its Resource does not include " + resource
 	}
 	// Every operator, and every key within one, must hold.
-	for _, op := range sortedKeys(st.Condition) {
+	for _, op := range slices.Sorted(maps.Keys(st.Condition)) {
 		keys := st.Condition[op]
-		for _, k := range sortedKeys(keys) {
+		for _, k := range slices.Sorted(maps.Keys(keys)) {
 			vals := keys[k]
 			res, valid := evalCondition(op, k, vals, ctx, vars)
 			if !valid {
@@ -268,15 +268,6 @@ func evalStatement(st Statement, vars bool, action, resource string, ctx map[str
 		}
 	}
 	return true, acts, ress, ""
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // principalMatch is how a statement's Principal names a caller.

@@ -12,7 +12,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -258,11 +260,7 @@ func md5OfAttributes(attrs map[string]msgAttr) string {
 	if len(attrs) == 0 {
 		return ""
 	}
-	names := make([]string, 0, len(attrs))
-	for k := range attrs {
-		names = append(names, k)
-	}
-	sort.Strings(names)
+	names := slices.Sorted(maps.Keys(attrs))
 	var buf bytes.Buffer
 	put := func(b []byte) {
 		var l [4]byte

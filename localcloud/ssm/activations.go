@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"maps"
 	"math/big"
 	"slices"
 	"sort"
@@ -172,14 +173,14 @@ func (s *Store) SetPingStatus(instanceID, status string) error {
 func (s *Store) Instances() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return sortedKeys(s.instances)
+	return slices.Sorted(maps.Keys(s.instances))
 }
 
 // ActivationIDs lists the activations that exist (not deleted), sorted.
 func (s *Store) ActivationIDs() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return sortedKeys(s.activations)
+	return slices.Sorted(maps.Keys(s.activations))
 }
 
 // Activation codes are 20 characters of the base64 alphabet.
@@ -469,7 +470,7 @@ func (s *Store) opDescribeInstanceInformation(c *awsproto.Call, body []byte) (an
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	pg := listPage[instanceOut]{n: n}
-	for _, id := range sortedKeys(s.instances) {
+	for _, id := range slices.Sorted(maps.Keys(s.instances)) {
 		if after != "" && id <= after {
 			continue
 		}

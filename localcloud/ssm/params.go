@@ -61,7 +61,7 @@ func (s *Store) Parameter(name string) (value, typ string, ok bool) {
 func (s *Store) ParameterNames() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return sortedKeys(s.params)
+	return slices.Sorted(maps.Keys(s.params))
 }
 
 // ---------------------------------------------------------------------------
@@ -810,7 +810,7 @@ func (s *Store) opDescribeParameters(c *awsproto.Call, body []byte) (any, *awspr
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	pg := listPage[metadataOut]{n: n}
-	for _, name := range sortedKeys(s.params) {
+	for _, name := range slices.Sorted(maps.Keys(s.params)) {
 		if after != "" && name <= after {
 			continue
 		}
@@ -897,5 +897,3 @@ func (s *Store) opGetParameterHistory(c *awsproto.Call, body []byte) (any, *awsp
 	}
 	return pg.answer("Parameters"), nil
 }
-
-func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }

@@ -7,7 +7,9 @@ package ssm
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
+	"slices"
 	"sync"
 	"time"
 
@@ -126,7 +128,7 @@ func mapToTags(m map[string]string) []tag {
 		return nil
 	}
 	out := make([]tag, 0, len(m))
-	for _, k := range sortedKeys(m) {
+	for _, k := range slices.Sorted(maps.Keys(m)) {
 		out = append(out, tag{Key: k, Value: m[k]})
 	}
 	return out

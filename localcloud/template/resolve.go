@@ -3,6 +3,7 @@ package template
 import (
 	"encoding/base64"
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"strconv"
@@ -399,7 +400,7 @@ func (l *loader) loadParameters(decls map[string]any) error {
 			return fmt.Errorf("Parameters: override for %q, which the template does not declare", name)
 		}
 	}
-	for _, name := range sortedKeys(decls) {
+	for _, name := range slices.Sorted(maps.Keys(decls)) {
 		p := "Parameters." + name
 		d, ok := decls[name].(map[string]any)
 		if !ok {
@@ -584,7 +585,7 @@ func (l *loader) evalCondition(expr any, path string) (bool, error) {
 // refused with the assertion's AssertDescription. Rule functions supported:
 // Fn::Equals, Fn::Not, Fn::And, Fn::Or over parameter Refs and literals.
 func (l *loader) checkRules(rules map[string]any) error {
-	for _, name := range sortedKeys(rules) {
+	for _, name := range slices.Sorted(maps.Keys(rules)) {
 		path := "Rules." + name
 		r, ok := rules[name].(map[string]any)
 		if !ok {

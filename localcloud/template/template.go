@@ -304,8 +304,6 @@ func section(root map[string]any, name string) (map[string]any, error) {
 	return m, nil
 }
 
-func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }
-
 func (l *loader) run(doc *document) error {
 	root := doc.root
 	for k := range root {
@@ -358,7 +356,7 @@ func (l *loader) run(doc *document) error {
 	if l.condDecl, err = section(root, "Conditions"); err != nil {
 		return err
 	}
-	for _, name := range sortedKeys(l.condDecl) {
+	for _, name := range slices.Sorted(maps.Keys(l.condDecl)) {
 		v, err := l.condition(name, "Conditions."+name)
 		if err != nil {
 			return err
@@ -799,7 +797,7 @@ func (l *loader) events(r *resource) ([]samEvent, error) {
 		return nil, fmt.Errorf("%s.Properties.Events: not a mapping", r.path())
 	}
 	var out []samEvent
-	for _, name := range sortedKeys(evs) {
+	for _, name := range slices.Sorted(maps.Keys(evs)) {
 		p := r.path() + ".Properties.Events." + name
 		ev, ok := evs[name].(map[string]any)
 		if !ok {
@@ -844,7 +842,7 @@ var stateMachineProps = map[string]bool{
 }
 
 func checkProps(r *resource, allowed map[string]bool) error {
-	for _, k := range sortedKeys(r.props) {
+	for _, k := range slices.Sorted(maps.Keys(r.props)) {
 		if !allowed[k] {
 			return fmt.Errorf("%s.Properties.%s: unsupported %s property", r.path(), k, r.typ)
 		}
@@ -1411,7 +1409,7 @@ func (l *loader) eventsRule(r *resource) error {
 		if !ok {
 			return fmt.Errorf("%s: expected a mapping", tp)
 		}
-		for _, k := range sortedKeys(tm) {
+		for _, k := range slices.Sorted(maps.Keys(tm)) {
 			if !targetProps[k] {
 				return fmt.Errorf("%s.%s: unsupported target property", tp, k)
 			}
@@ -1611,7 +1609,7 @@ func (l *loader) stateMachine(r *resource) error {
 	}
 	b.WriteString(text[last:])
 	if len(missing) > 0 {
-		sm.UnresolvedPlaceholders = sortedKeys(missing)
+		sm.UnresolvedPlaceholders = slices.Sorted(maps.Keys(missing))
 	}
 	sm.Definition = []byte(b.String())
 	if !json.Valid(sm.Definition) {
@@ -1636,7 +1634,7 @@ func (l *loader) outputs(root map[string]any) error {
 	if err != nil {
 		return err
 	}
-	for _, name := range sortedKeys(outs) {
+	for _, name := range slices.Sorted(maps.Keys(outs)) {
 		p := "Outputs." + name
 		o, ok := outs[name].(map[string]any)
 		if !ok {
