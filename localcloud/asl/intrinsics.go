@@ -13,6 +13,8 @@ import (
 	"math/rand/v2"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/platform/eks-connector-registrar/localcloud/awsproto"
 )
 
 // Intrinsic functions (States.*) as used in `.$` fields of Parameters,
@@ -528,10 +530,7 @@ func (fn *intrinsic) apply(v []any, env *ienv) (any, *stateErr) {
 				b[i] = byte(rr.UintN(256))
 			}
 		})
-		b[6] = b[6]&0x0f | 0x40
-		b[8] = b[8]&0x3f | 0x80
-		x := hex.EncodeToString(b[:])
-		return x[0:8] + "-" + x[8:12] + "-" + x[12:16] + "-" + x[16:20] + "-" + x[20:], nil
+		return awsproto.UUID(b, true), nil
 	}
 	return nil, ifail("unknown intrinsic function %s", fn.name)
 }

@@ -49,24 +49,29 @@ func (e *Error) senderOrReceiver() string {
 	return "Sender"
 }
 
-// NewRequestID returns an AWS-shaped request id.
-func NewRequestID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
+// UUID is the local cloud's one UUID spelling: b as 8-4-4-4-12 hex digits.
+// version4 first marks b a random UUID (version 4, RFC 4122 variant); without
+// it the bytes are spelled as they are (request ids, deterministic ids).
+func UUID(b [16]byte, version4 bool) string {
+	if version4 {
+		b[6] = b[6]&0x0f | 0x40
+		b[8] = b[8]&0x3f | 0x80
+	}
 	h := hex.EncodeToString(b[:])
 	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
 }
 
+func randomBytes() (b [16]byte) {
+	_, _ = rand.Read(b[:])
+	return b
+}
+
+// NewRequestID returns an AWS-shaped request id.
+func NewRequestID() string { return UUID(randomBytes(), false) }
+
 // NewUUID is a random (version 4) UUID, as AWS gives event ids, message ids
 // and activation ids.
-func NewUUID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	h := hex.EncodeToString(b[:])
-	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
-}
+func NewUUID() string { return UUID(randomBytes(), true) }
 
 // ---------------------------------------------------------------------------
 // SigV4

@@ -12,7 +12,6 @@ package template
 import (
 	"bytes"
 	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -21,6 +20,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/platform/eks-connector-registrar/localcloud/awsproto"
 	"gopkg.in/yaml.v3"
 )
 
@@ -565,8 +565,7 @@ func (l *loader) statementID(id string) string {
 // stackUUID is a deterministic stand-in for the UUID in AWS::StackId.
 func (l *loader) stackUUID() string {
 	h := sha256.Sum256([]byte("AWS::StackId/" + l.o.StackName))
-	s := hex.EncodeToString(h[:16])
-	return s[:8] + "-" + s[8:12] + "-" + s[12:16] + "-" + s[16:20] + "-" + s[20:32]
+	return awsproto.UUID([16]byte(h[:16]), false)
 }
 
 // declare records the template's resources, evaluates their Conditions and
