@@ -91,6 +91,11 @@ func TestIntrinsicRandomAndUUID(t *testing.T) {
 	if s, _ := u.(string); err != nil || !regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`).MatchString(s) {
 		t.Fatalf("UUID %v %v", u, err)
 	}
+	// Seeded and repeatable: the same seed gives the same UUID (this value
+	// was the engine's before its UUID spelling moved to awsproto.UUID).
+	if u != "b80bacdc-c556-426d-b31c-2dea8f7eed48" {
+		t.Fatalf("UUID with seed (1, 1) = %v, want b80bacdc-c556-426d-b31c-2dea8f7eed48", u)
+	}
 }
 
 func TestIntrinsicFailures(t *testing.T) {
