@@ -204,10 +204,20 @@ func (c *runCtx) statusRows(ctx context.Context, cfg aws.Config, st Stack, only 
 	return out, nil
 }
 
+// since says when t was, seen from the operator's clock now: "2h05m ago",
+// or, when t is ahead of that clock (the service's clock runs ahead of the
+// operator's, or a local cloud on a virtual clock), the time itself.
+func since(now, t time.Time) string {
+	if t.After(now) {
+		return "at " + t.UTC().Format(time.RFC3339)
+	}
+	return human(now.Sub(t)) + " ago"
+}
+
 // lastOutcome describes an ended execution: "registered 2h ago",
 // "registration FAILED: ActivationTimedOut, 3d ago".
 func (c *runCtx) lastOutcome(ctx context.Context, client *sfn.Client, x execInfo, now time.Time) string {
-	ago := human(now.Sub(aws.ToTime(x.StopDate))) + " ago"
+	ago := since(now, aws.ToTime(x.StopDate))
 	if x.Status == sfntypes.ExecutionStatusSucceeded {
 		if x.kind == "registration" {
 			return "registered, " + ago
