@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws/arn"
 	"github.com/platform/eks-connector-registrar/localcloud/clock"
 )
 
@@ -220,9 +221,9 @@ func Start(ctx context.Context, d *Definition, o Options) *Execution {
 	}
 	e.ctx, e.cancel = context.WithCancel(ctx)
 	e.startTime = e.clk.Now()
-	for _, arn := range []string{o.StateMachineArn, o.ExecutionArn} {
-		if parts := strings.Split(arn, ":"); len(parts) > 3 && parts[3] != "" {
-			e.region = parts[3]
+	for _, s := range []string{o.StateMachineArn, o.ExecutionArn} {
+		if a, err := arn.Parse(s); err == nil && a.Region != "" {
+			e.region = a.Region
 			break
 		}
 	}

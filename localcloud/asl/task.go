@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws/arn"
 	"github.com/platform/eks-connector-registrar/localcloud/clock"
 )
 
@@ -18,20 +19,17 @@ var lambdaFunctionARN = regexp.MustCompile(`^arn:[^:]+:lambda:[^:]+:[^:]+:functi
 // resourceParts gives the resourceType and resource of a Task event, e.g.
 // "arn:aws:states:::lambda:invoke" → ("lambda", "invoke").
 func resourceParts(res string) (string, string) {
-	parts := strings.SplitN(res, ":", 6)
-	if len(parts) == 6 && parts[2] == "states" && parts[3] == "" && parts[4] == "" {
-		if t, r, ok := strings.Cut(parts[5], ":"); ok {
-			return t, r
-		}
-		return parts[5], ""
+	a, err := arn.Parse(res)
+	if err != nil {
+		return res, ""
 	}
-	if len(parts) == 6 {
-		if t, r, ok := strings.Cut(parts[5], ":"); ok {
-			return t, r
-		}
-		return parts[2], parts[5]
+	if t, r, ok := strings.Cut(a.Resource, ":"); ok {
+		return t, r
 	}
-	return res, ""
+	if a.Service == "states" && a.Region == "" && a.AccountID == "" {
+		return a.Resource, ""
+	}
+	return a.Service, a.Resource
 }
 
 // busyHolder is the busy token held on behalf of a running TaskInvoker.Invoke.

@@ -21,6 +21,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws/arn"
 	"github.com/platform/eks-connector-registrar/localcloud/awsproto"
 	"github.com/platform/eks-connector-registrar/localcloud/clock"
 )
@@ -128,13 +129,13 @@ func (s *Store) CreateQueue(name string) string {
 	return s.createLocked(name, nil).arn
 }
 
-func (s *Store) byArn(arn string) (*queue, bool) {
-	i := strings.LastIndex(arn, ":")
-	if i < 0 || !strings.HasPrefix(arn, "arn:") {
+func (s *Store) byArn(queueArn string) (*queue, bool) {
+	a, err := arn.Parse(queueArn)
+	if err != nil {
 		return nil, false
 	}
-	q, ok := s.queues[arn[i+1:]]
-	if ok && q.arn != arn {
+	q, ok := s.queues[a.Resource]
+	if ok && q.arn != queueArn {
 		return nil, false
 	}
 	return q, ok
