@@ -337,7 +337,6 @@ var jsonService = &awsproto.JSONService[*Store]{
 		"DeleteQueue":        (*Store).opDeleteQueue,
 		"SetQueueAttributes": (*Store).opSetQueueAttributes,
 		"ListQueues":         (*Store).opListQueues,
-		"PurgeQueue":         (*Store).opPurgeQueue,
 	},
 }
 
@@ -734,19 +733,6 @@ func (s *Store) opSetQueueAttributes(c *awsproto.Call, body []byte) (any, *awspr
 				q.attrs[k] = v
 			}
 		}
-		return struct{}{}, nil
-	})
-}
-
-func (s *Store) opPurgeQueue(c *awsproto.Call, body []byte) (any, *awsproto.Error) {
-	var in struct {
-		QueueUrl string `json:"QueueUrl"`
-	}
-	if e := decode(body, &in); e != nil {
-		return nil, e
-	}
-	return s.onQueue(c, in.QueueUrl, "sqs:PurgeQueue", func(q *queue) (any, *awsproto.Error) {
-		q.msgs = nil
 		return struct{}{}, nil
 	})
 }
