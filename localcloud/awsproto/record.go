@@ -19,11 +19,34 @@ const RecordEnv = "LOCALCLOUD_RECORD"
 
 var recordPath = os.Getenv(RecordEnv)
 
-var recorder = struct {
-	sync.Mutex
+var recorder = appender{env: RecordEnv}
+
+// appender appends lines to the file named by the environment variable env,
+// opened on first use. One write per line: O_APPEND keeps the lines of
+// concurrent test processes whole.
+type appender struct {
+	env    string
+	mu     sync.Mutex
 	f      *os.File
 	opened bool
-}{}
+}
+
+func (a *appender) writeLine(line []byte) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if !a.opened {
+		a.opened = true
+		f, err := os.OpenFile(os.Getenv(a.env), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "localcloud: %s: %v\n", a.env, err)
+			return
+		}
+		a.f = f
+	}
+	if a.f != nil {
+		_, _ = a.f.Write(append(line, '\n'))
+	}
+}
 
 // Record is one recorded answer.
 type Record struct {
@@ -53,19 +76,5 @@ func record(c *Call, status int, r *http.Request, req, resp []byte) {
 	if err != nil {
 		return
 	}
-	recorder.Lock()
-	defer recorder.Unlock()
-	if !recorder.opened {
-		recorder.opened = true
-		f, err := os.OpenFile(recordPath, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "localcloud: %s: %v\n", RecordEnv, err)
-			return
-		}
-		recorder.f = f
-	}
-	if recorder.f != nil {
-		// One write per line: O_APPEND keeps concurrent processes' lines whole.
-		_, _ = recorder.f.Write(append(line, '\n'))
-	}
+	recorder.writeLine(line)
 }
