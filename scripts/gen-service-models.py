@@ -38,7 +38,7 @@ SERVICES = {
         "DeregisterManagedInstance"]),
     "sqs": ("sqs", "2012-11-05", [
         "CreateQueue", "GetQueueUrl", "GetQueueAttributes", "SendMessage", "ReceiveMessage",
-        "DeleteMessage", "DeleteQueue", "SetQueueAttributes", "ListQueues", "PurgeQueue"]),
+        "DeleteMessage", "DeleteQueue", "SetQueueAttributes", "ListQueues"]),
     "events": ("events", "2015-10-07", [
         "PutEvents", "PutRule", "PutTargets", "RemoveTargets", "DeleteRule", "DescribeRule",
         "EnableRule", "DisableRule", "ListRules", "ListTargetsByRule", "TestEventPattern",

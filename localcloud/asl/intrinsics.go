@@ -45,26 +45,32 @@ type intrinsic struct {
 	args []iarg
 }
 
-// arity: min and max argument counts (-1 = unlimited).
-var intrinsicArity = map[string][2]int{
-	"States.Format":         {1, -1},
-	"States.StringToJson":   {1, 1},
-	"States.JsonToString":   {1, 1},
-	"States.Array":          {0, -1},
-	"States.ArrayPartition": {2, 2},
-	"States.ArrayContains":  {2, 2},
-	"States.ArrayRange":     {3, 3},
-	"States.ArrayGetItem":   {2, 2},
-	"States.ArrayLength":    {1, 1},
-	"States.ArrayUnique":    {1, 1},
-	"States.Base64Encode":   {1, 1},
-	"States.Base64Decode":   {1, 1},
-	"States.Hash":           {2, 2},
-	"States.JsonMerge":      {3, 3},
-	"States.MathRandom":     {2, 3},
-	"States.MathAdd":        {2, 2},
-	"States.StringSplit":    {2, 2},
-	"States.UUID":           {0, 0},
+// intrinsicFunc is one intrinsic function: its argument counts (max -1:
+// unlimited) and what it does.
+type intrinsicFunc struct {
+	min, max int
+	apply    func(c *icall) (any, *stateErr)
+}
+
+var intrinsicFuncs = map[string]intrinsicFunc{
+	"States.Format":         {1, -1, iFormat},
+	"States.StringToJson":   {1, 1, iStringToJson},
+	"States.JsonToString":   {1, 1, iJsonToString},
+	"States.Array":          {0, -1, iArray},
+	"States.ArrayPartition": {2, 2, iArrayPartition},
+	"States.ArrayContains":  {2, 2, iArrayContains},
+	"States.ArrayRange":     {3, 3, iArrayRange},
+	"States.ArrayGetItem":   {2, 2, iArrayGetItem},
+	"States.ArrayLength":    {1, 1, iArrayLength},
+	"States.ArrayUnique":    {1, 1, iArrayUnique},
+	"States.Base64Encode":   {1, 1, iBase64Encode},
+	"States.Base64Decode":   {1, 1, iBase64Decode},
+	"States.Hash":           {2, 2, iHash},
+	"States.JsonMerge":      {3, 3, iJsonMerge},
+	"States.MathRandom":     {2, 3, iMathRandom},
+	"States.MathAdd":        {2, 2, iMathAdd},
+	"States.StringSplit":    {2, 2, iStringSplit},
+	"States.UUID":           {0, 0, iUUID},
 }
 
 func isIntrinsic(s string) bool { return strings.HasPrefix(s, "States.") }
@@ -100,7 +106,7 @@ func (p *iparser) call() (*intrinsic, error) {
 		return nil, fmt.Errorf("missing '('")
 	}
 	name := strings.TrimSpace(p.s[p.i : p.i+j])
-	ar, ok := intrinsicArity[name]
+	ar, ok := intrinsicFuncs[name]
 	if !ok {
 		return nil, fmt.Errorf("unknown function %q", name)
 	}
@@ -131,11 +137,11 @@ func (p *iparser) call() (*intrinsic, error) {
 			return nil, fmt.Errorf("unexpected %q in arguments", p.s[p.i])
 		}
 	}
-	if len(fn.args) < ar[0] || (ar[1] >= 0 && len(fn.args) > ar[1]) {
-		if ar[0] == ar[1] {
-			return nil, fmt.Errorf("%s takes %d argument(s), got %d", name, ar[0], len(fn.args))
+	if len(fn.args) < ar.min || (ar.max >= 0 && len(fn.args) > ar.max) {
+		if ar.min == ar.max {
+			return nil, fmt.Errorf("%s takes %d argument(s), got %d", name, ar.min, len(fn.args))
 		}
-		return nil, fmt.Errorf("%s takes at least %d argument(s), got %d", name, ar[0], len(fn.args))
+		return nil, fmt.Errorf("%s takes at least %d argument(s), got %d", name, ar.min, len(fn.args))
 	}
 	return fn, nil
 }
@@ -273,266 +279,314 @@ func (fn *intrinsic) eval(env *ienv) (any, *stateErr) {
 }
 
 func (fn *intrinsic) apply(v []any, env *ienv) (any, *stateErr) {
-	str := func(i int) (string, *stateErr) {
-		s, ok := v[i].(string)
-		if !ok {
-			return "", ifail("%s: argument %d must be a string, got %s", fn.name, i+1, jsonType(v[i]))
-		}
-		return s, nil
+	f, ok := intrinsicFuncs[fn.name]
+	if !ok {
+		return nil, ifail("unknown intrinsic function %s", fn.name)
 	}
-	arr := func(i int) ([]any, *stateErr) {
-		a, ok := v[i].([]any)
-		if !ok {
-			return nil, ifail("%s: argument %d must be an array, got %s", fn.name, i+1, jsonType(v[i]))
-		}
-		return a, nil
+	return f.apply(&icall{fn: fn, v: v, env: env})
+}
+
+// icall is one call of an intrinsic function: its evaluated arguments v.
+type icall struct {
+	fn  *intrinsic
+	v   []any
+	env *ienv
+}
+
+func (c *icall) str(i int) (string, *stateErr) {
+	s, ok := c.v[i].(string)
+	if !ok {
+		return "", ifail("%s: argument %d must be a string, got %s", c.fn.name, i+1, jsonType(c.v[i]))
 	}
-	integer := func(i int) (int64, *stateErr) {
-		n, ok := toInt(v[i])
-		if !ok {
-			return 0, ifail("%s: argument %d must be an integer, got %s", fn.name, i+1, jsonText(v[i]))
-		}
-		return n, nil
+	return s, nil
+}
+
+func (c *icall) arr(i int) ([]any, *stateErr) {
+	a, ok := c.v[i].([]any)
+	if !ok {
+		return nil, ifail("%s: argument %d must be an array, got %s", c.fn.name, i+1, jsonType(c.v[i]))
 	}
-	switch fn.name {
-	case "States.Format":
-		if fn.args[0].kind != argString {
-			return nil, ifail("States.Format: the first argument must be a string literal")
-		}
-		return formatTemplate(fn.args[0].raw, v[1:])
-	case "States.StringToJson":
-		s, err := str(0)
-		if err != nil {
-			return nil, err
-		}
-		out, perr := decodeJSON([]byte(s))
-		if perr != nil {
-			return nil, ifail("States.StringToJson: %q is not JSON: %v", s, perr)
-		}
-		return out, nil
-	case "States.JsonToString":
-		return jsonText(v[0]), nil
-	case "States.Array":
-		return append([]any{}, v...), nil
-	case "States.ArrayPartition":
-		a, err := arr(0)
-		if err != nil {
-			return nil, err
-		}
-		n, err := integer(1)
-		if err != nil {
-			return nil, err
-		}
-		if n <= 0 {
-			return nil, ifail("States.ArrayPartition: chunk size must be positive, got %d", n)
-		}
-		out := []any{}
-		for i := 0; i < len(a); i += int(n) {
-			end := min(i+int(n), len(a))
-			out = append(out, append([]any{}, a[i:end]...))
-		}
-		return out, nil
-	case "States.ArrayContains":
-		a, err := arr(0)
-		if err != nil {
-			return nil, err
-		}
-		for _, x := range a {
-			if jsonEqual(x, v[1]) {
-				return true, nil
-			}
-		}
-		return false, nil
-	case "States.ArrayRange":
-		var n [3]int64
-		for i := range n {
-			x, err := integer(i)
-			if err != nil {
-				return nil, err
-			}
-			n[i] = x
-		}
-		start, end, step := n[0], n[1], n[2]
-		if step == 0 {
-			return nil, ifail("States.ArrayRange: step must not be 0")
-		}
-		out := []any{}
-		for x := start; (step > 0 && x <= end) || (step < 0 && x >= end); x += step {
-			if len(out) == 1000 {
-				return nil, ifail("States.ArrayRange: the result would have more than 1000 items")
-			}
-			out = append(out, intNum(x))
-		}
-		return out, nil
-	case "States.ArrayGetItem":
-		a, err := arr(0)
-		if err != nil {
-			return nil, err
-		}
-		i, err := integer(1)
-		if err != nil {
-			return nil, err
-		}
-		if i < 0 || i >= int64(len(a)) {
-			return nil, ifail("States.ArrayGetItem: index %d is out of bounds for an array of %d items", i, len(a))
-		}
-		return a[i], nil
-	case "States.ArrayLength":
-		a, err := arr(0)
-		if err != nil {
-			return nil, err
-		}
-		return intNum(int64(len(a))), nil
-	case "States.ArrayUnique":
-		a, err := arr(0)
-		if err != nil {
-			return nil, err
-		}
-		out := []any{}
-	next:
-		for _, x := range a {
-			for _, y := range out {
-				if jsonEqual(x, y) {
-					continue next
-				}
-			}
-			out = append(out, x)
-		}
-		return out, nil
-	case "States.Base64Encode":
-		s, err := str(0)
-		if err != nil {
-			return nil, err
-		}
-		if utf8.RuneCountInString(s) > 10000 {
-			return nil, ifail("States.Base64Encode: input is longer than 10000 characters")
-		}
-		return base64.StdEncoding.EncodeToString([]byte(s)), nil
-	case "States.Base64Decode":
-		s, err := str(0)
-		if err != nil {
-			return nil, err
-		}
-		if len(s) > 10000 {
-			return nil, ifail("States.Base64Decode: input is longer than 10000 characters")
-		}
-		b, derr := base64.StdEncoding.DecodeString(s)
-		if derr != nil {
-			return nil, ifail("States.Base64Decode: %q is not base64: %v", s, derr)
-		}
-		return string(b), nil
-	case "States.Hash":
-		if v[0] == nil {
-			return nil, ifail("States.Hash: the data must not be null")
-		}
-		data, ok := v[0].(string)
-		if !ok {
-			data = jsonText(v[0])
-		}
-		if utf8.RuneCountInString(data) > 10000 {
-			return nil, ifail("States.Hash: input is longer than 10000 characters")
-		}
-		alg, err := str(1)
-		if err != nil {
-			return nil, err
-		}
-		var h hash.Hash
-		switch alg {
-		case "MD5":
-			h = md5.New()
-		case "SHA-1":
-			h = sha1.New()
-		case "SHA-256":
-			h = sha256.New()
-		case "SHA-384":
-			h = sha512.New384()
-		case "SHA-512":
-			h = sha512.New()
-		default:
-			return nil, ifail("States.Hash: unknown algorithm %q (use MD5, SHA-1, SHA-256, SHA-384 or SHA-512)", alg)
-		}
-		h.Write([]byte(data))
-		return hex.EncodeToString(h.Sum(nil)), nil
-	case "States.JsonMerge":
-		a, ok1 := asObject(v[0])
-		b, ok2 := asObject(v[1])
-		if !ok1 || !ok2 {
-			return nil, ifail("States.JsonMerge: the first two arguments must be objects")
-		}
-		deep, ok := v[2].(bool)
-		if !ok {
-			return nil, ifail("States.JsonMerge: the third argument must be a boolean")
-		}
-		if deep {
-			return nil, ifail("States.JsonMerge: deep merging is not supported; the third argument must be false")
-		}
-		// json1's keys in their order, a key json2 also has keeping its
-		// place with json2's value, then json2's other keys in their order.
-		out := a.clone()
-		for _, k := range b.keys {
-			out.set(k, b.vals[k])
-		}
-		return out, nil
-	case "States.MathRandom":
-		lo, err := integer(0)
-		if err != nil {
-			return nil, err
-		}
-		hi, err := integer(1)
-		if err != nil {
-			return nil, err
-		}
-		if hi <= lo {
-			return nil, ifail("States.MathRandom: the end (%d) must be greater than the start (%d)", hi, lo)
-		}
-		var r int64
-		if len(v) == 3 {
-			seed, err := integer(2)
-			if err != nil {
-				return nil, err
-			}
-			r = lo + rand.New(rand.NewPCG(uint64(seed), 0)).Int64N(hi-lo)
-		} else {
-			env.rand(func(rr *rand.Rand) { r = lo + rr.Int64N(hi-lo) })
-		}
-		return intNum(r), nil
-	case "States.MathAdd":
-		a, ok1 := numRat(asNumber(v[0]))
-		b, ok2 := numRat(asNumber(v[1]))
-		if !ok1 || !ok2 {
-			return nil, ifail("States.MathAdd: both arguments must be numbers")
-		}
-		sum := a.Add(a, b)
-		if sum.IsInt() {
-			return json.Number(sum.Num().String()), nil
-		}
-		f, _ := sum.Float64()
-		return json.Number(fmt.Sprint(f)), nil
-	case "States.StringSplit":
-		s, err := str(0)
-		if err != nil {
-			return nil, err
-		}
-		d, err := str(1)
-		if err != nil {
-			return nil, err
-		}
-		parts := strings.FieldsFunc(s, func(r rune) bool { return strings.ContainsRune(d, r) })
-		out := make([]any, len(parts))
-		for i, p := range parts {
-			out[i] = p
-		}
-		return out, nil
-	case "States.UUID":
-		var b [16]byte
-		env.rand(func(rr *rand.Rand) {
-			for i := range b {
-				b[i] = byte(rr.UintN(256))
-			}
-		})
-		return awsproto.UUID(b, true), nil
+	return a, nil
+}
+
+func (c *icall) integer(i int) (int64, *stateErr) {
+	n, ok := toInt(c.v[i])
+	if !ok {
+		return 0, ifail("%s: argument %d must be an integer, got %s", c.fn.name, i+1, jsonText(c.v[i]))
 	}
-	return nil, ifail("unknown intrinsic function %s", fn.name)
+	return n, nil
+}
+
+func iFormat(c *icall) (any, *stateErr) {
+	if c.fn.args[0].kind != argString {
+		return nil, ifail("States.Format: the first argument must be a string literal")
+	}
+	return formatTemplate(c.fn.args[0].raw, c.v[1:])
+}
+
+func iStringToJson(c *icall) (any, *stateErr) {
+	s, err := c.str(0)
+	if err != nil {
+		return nil, err
+	}
+	out, perr := decodeJSON([]byte(s))
+	if perr != nil {
+		return nil, ifail("States.StringToJson: %q is not JSON: %v", s, perr)
+	}
+	return out, nil
+}
+
+func iJsonToString(c *icall) (any, *stateErr) {
+	return jsonText(c.v[0]), nil
+}
+
+func iArray(c *icall) (any, *stateErr) {
+	return append([]any{}, c.v...), nil
+}
+
+func iArrayPartition(c *icall) (any, *stateErr) {
+	a, err := c.arr(0)
+	if err != nil {
+		return nil, err
+	}
+	n, err := c.integer(1)
+	if err != nil {
+		return nil, err
+	}
+	if n <= 0 {
+		return nil, ifail("States.ArrayPartition: chunk size must be positive, got %d", n)
+	}
+	out := []any{}
+	for i := 0; i < len(a); i += int(n) {
+		end := min(i+int(n), len(a))
+		out = append(out, append([]any{}, a[i:end]...))
+	}
+	return out, nil
+}
+
+func iArrayContains(c *icall) (any, *stateErr) {
+	a, err := c.arr(0)
+	if err != nil {
+		return nil, err
+	}
+	for _, x := range a {
+		if jsonEqual(x, c.v[1]) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+func iArrayRange(c *icall) (any, *stateErr) {
+	var n [3]int64
+	for i := range n {
+		x, err := c.integer(i)
+		if err != nil {
+			return nil, err
+		}
+		n[i] = x
+	}
+	start, end, step := n[0], n[1], n[2]
+	if step == 0 {
+		return nil, ifail("States.ArrayRange: step must not be 0")
+	}
+	out := []any{}
+	for x := start; (step > 0 && x <= end) || (step < 0 && x >= end); x += step {
+		if len(out) == 1000 {
+			return nil, ifail("States.ArrayRange: the result would have more than 1000 items")
+		}
+		out = append(out, intNum(x))
+	}
+	return out, nil
+}
+
+func iArrayGetItem(c *icall) (any, *stateErr) {
+	a, err := c.arr(0)
+	if err != nil {
+		return nil, err
+	}
+	i, err := c.integer(1)
+	if err != nil {
+		return nil, err
+	}
+	if i < 0 || i >= int64(len(a)) {
+		return nil, ifail("States.ArrayGetItem: index %d is out of bounds for an array of %d items", i, len(a))
+	}
+	return a[i], nil
+}
+
+func iArrayLength(c *icall) (any, *stateErr) {
+	a, err := c.arr(0)
+	if err != nil {
+		return nil, err
+	}
+	return intNum(int64(len(a))), nil
+}
+
+func iArrayUnique(c *icall) (any, *stateErr) {
+	a, err := c.arr(0)
+	if err != nil {
+		return nil, err
+	}
+	out := []any{}
+next:
+	for _, x := range a {
+		for _, y := range out {
+			if jsonEqual(x, y) {
+				continue next
+			}
+		}
+		out = append(out, x)
+	}
+	return out, nil
+}
+
+func iBase64Encode(c *icall) (any, *stateErr) {
+	s, err := c.str(0)
+	if err != nil {
+		return nil, err
+	}
+	if utf8.RuneCountInString(s) > 10000 {
+		return nil, ifail("States.Base64Encode: input is longer than 10000 characters")
+	}
+	return base64.StdEncoding.EncodeToString([]byte(s)), nil
+}
+
+func iBase64Decode(c *icall) (any, *stateErr) {
+	s, err := c.str(0)
+	if err != nil {
+		return nil, err
+	}
+	if len(s) > 10000 {
+		return nil, ifail("States.Base64Decode: input is longer than 10000 characters")
+	}
+	b, derr := base64.StdEncoding.DecodeString(s)
+	if derr != nil {
+		return nil, ifail("States.Base64Decode: %q is not base64: %v", s, derr)
+	}
+	return string(b), nil
+}
+
+func iHash(c *icall) (any, *stateErr) {
+	if c.v[0] == nil {
+		return nil, ifail("States.Hash: the data must not be null")
+	}
+	data, ok := c.v[0].(string)
+	if !ok {
+		data = jsonText(c.v[0])
+	}
+	if utf8.RuneCountInString(data) > 10000 {
+		return nil, ifail("States.Hash: input is longer than 10000 characters")
+	}
+	alg, err := c.str(1)
+	if err != nil {
+		return nil, err
+	}
+	var h hash.Hash
+	switch alg {
+	case "MD5":
+		h = md5.New()
+	case "SHA-1":
+		h = sha1.New()
+	case "SHA-256":
+		h = sha256.New()
+	case "SHA-384":
+		h = sha512.New384()
+	case "SHA-512":
+		h = sha512.New()
+	default:
+		return nil, ifail("States.Hash: unknown algorithm %q (use MD5, SHA-1, SHA-256, SHA-384 or SHA-512)", alg)
+	}
+	h.Write([]byte(data))
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+func iJsonMerge(c *icall) (any, *stateErr) {
+	a, ok1 := asObject(c.v[0])
+	b, ok2 := asObject(c.v[1])
+	if !ok1 || !ok2 {
+		return nil, ifail("States.JsonMerge: the first two arguments must be objects")
+	}
+	deep, ok := c.v[2].(bool)
+	if !ok {
+		return nil, ifail("States.JsonMerge: the third argument must be a boolean")
+	}
+	if deep {
+		return nil, ifail("States.JsonMerge: deep merging is not supported; the third argument must be false")
+	}
+	// json1's keys in their order, a key json2 also has keeping its
+	// place with json2's value, then json2's other keys in their order.
+	out := a.clone()
+	for _, k := range b.keys {
+		out.set(k, b.vals[k])
+	}
+	return out, nil
+}
+
+func iMathRandom(c *icall) (any, *stateErr) {
+	lo, err := c.integer(0)
+	if err != nil {
+		return nil, err
+	}
+	hi, err := c.integer(1)
+	if err != nil {
+		return nil, err
+	}
+	if hi <= lo {
+		return nil, ifail("States.MathRandom: the end (%d) must be greater than the start (%d)", hi, lo)
+	}
+	var r int64
+	if len(c.v) == 3 {
+		seed, err := c.integer(2)
+		if err != nil {
+			return nil, err
+		}
+		r = lo + rand.New(rand.NewPCG(uint64(seed), 0)).Int64N(hi-lo)
+	} else {
+		c.env.rand(func(rr *rand.Rand) { r = lo + rr.Int64N(hi-lo) })
+	}
+	return intNum(r), nil
+}
+
+func iMathAdd(c *icall) (any, *stateErr) {
+	a, ok1 := numRat(asNumber(c.v[0]))
+	b, ok2 := numRat(asNumber(c.v[1]))
+	if !ok1 || !ok2 {
+		return nil, ifail("States.MathAdd: both arguments must be numbers")
+	}
+	sum := a.Add(a, b)
+	if sum.IsInt() {
+		return json.Number(sum.Num().String()), nil
+	}
+	f, _ := sum.Float64()
+	return json.Number(fmt.Sprint(f)), nil
+}
+
+func iStringSplit(c *icall) (any, *stateErr) {
+	s, err := c.str(0)
+	if err != nil {
+		return nil, err
+	}
+	d, err := c.str(1)
+	if err != nil {
+		return nil, err
+	}
+	parts := strings.FieldsFunc(s, func(r rune) bool { return strings.ContainsRune(d, r) })
+	out := make([]any, len(parts))
+	for i, p := range parts {
+		out[i] = p
+	}
+	return out, nil
+}
+
+func iUUID(c *icall) (any, *stateErr) {
+	var b [16]byte
+	c.env.rand(func(rr *rand.Rand) {
+		for i := range b {
+			b[i] = byte(rr.UintN(256))
+		}
+	})
+	return awsproto.UUID(b, true), nil
 }
 
 func asNumber(v any) json.Number {

@@ -308,3 +308,34 @@ func jsonType(v any) string {
 		return "number"
 	}
 }
+
+// PathStep is one step of a definite path: a name, or (IsIndex) an array
+// index, negative counting from the end.
+type PathStep struct {
+	Name    string
+	Index   int
+	IsIndex bool
+}
+
+// DefinitePath parses s with the engine's JSONPath syntax and returns its
+// steps when it selects at most one node of the input: `$`, not `$$`; no
+// wildcards or slices. It is for services that read a narrower subset of the
+// same syntax (EventBridge's InputPath and InputPathsMap), which check the
+// steps further themselves.
+func DefinitePath(s string) ([]PathStep, error) {
+	p, err := parsePath(s)
+	if err != nil {
+		return nil, err
+	}
+	if p.context {
+		return nil, fmt.Errorf("path %q: the context object $$ is not available here", s)
+	}
+	if !p.definite() {
+		return nil, fmt.Errorf("path %q: wildcards and slices are not allowed here", s)
+	}
+	steps := make([]PathStep, len(p.segs))
+	for i, seg := range p.segs {
+		steps[i] = PathStep{Name: seg.name, Index: seg.index, IsIndex: seg.kind == segIndex}
+	}
+	return steps, nil
+}

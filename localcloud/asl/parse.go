@@ -255,307 +255,378 @@ func (v *validator) machine(m map[string]any, where string, allowed map[string]b
 	return mc
 }
 
-var stateFields = map[string][]string{
-	"Task":     {"Next", "End", "InputPath", "OutputPath", "Parameters", "ResultSelector", "ResultPath", "Retry", "Catch", "Resource", "TimeoutSeconds", "TimeoutSecondsPath", "HeartbeatSeconds", "HeartbeatSecondsPath"},
-	"Pass":     {"Next", "End", "InputPath", "OutputPath", "Parameters", "ResultPath", "Result"},
-	"Choice":   {"InputPath", "OutputPath", "Choices", "Default"},
-	"Wait":     {"Next", "End", "InputPath", "OutputPath", "Seconds", "Timestamp", "SecondsPath", "TimestampPath"},
-	"Succeed":  {"InputPath", "OutputPath"},
-	"Fail":     {"Error", "Cause", "ErrorPath", "CausePath"},
-	"Parallel": {"Next", "End", "InputPath", "OutputPath", "Parameters", "ResultSelector", "ResultPath", "Retry", "Catch", "Branches"},
-	"Map":      {"Next", "End", "InputPath", "OutputPath", "Parameters", "ItemSelector", "ResultSelector", "ResultPath", "Retry", "Catch", "Iterator", "ItemProcessor", "ItemsPath", "MaxConcurrency", "MaxConcurrencyPath"},
+// stateType is what the validator knows of one state type: the fields it
+// may have besides Type, Comment and QueryLanguage, and how to read those
+// only it has (nil when the common ones are all).
+type stateType struct {
+	fields []string
+	read   func(r *stateReader)
+}
+
+// stateTypes is set in init: the readers of Parallel and Map validate their
+// branches with validator.state, which looks them up here.
+var stateTypes map[string]stateType
+
+func init() {
+	stateTypes = map[string]stateType{
+		"Task":     {[]string{"Next", "End", "InputPath", "OutputPath", "Parameters", "ResultSelector", "ResultPath", "Retry", "Catch", "Resource", "TimeoutSeconds", "TimeoutSecondsPath", "HeartbeatSeconds", "HeartbeatSecondsPath"}, (*stateReader).task},
+		"Pass":     {[]string{"Next", "End", "InputPath", "OutputPath", "Parameters", "ResultPath", "Result"}, (*stateReader).pass},
+		"Choice":   {[]string{"InputPath", "OutputPath", "Choices", "Default"}, (*stateReader).choice},
+		"Wait":     {[]string{"Next", "End", "InputPath", "OutputPath", "Seconds", "Timestamp", "SecondsPath", "TimestampPath"}, (*stateReader).wait},
+		"Succeed":  {[]string{"InputPath", "OutputPath"}, nil},
+		"Fail":     {[]string{"Error", "Cause", "ErrorPath", "CausePath"}, (*stateReader).fail},
+		"Parallel": {[]string{"Next", "End", "InputPath", "OutputPath", "Parameters", "ResultSelector", "ResultPath", "Retry", "Catch", "Branches"}, (*stateReader).parallel},
+		"Map":      {[]string{"Next", "End", "InputPath", "OutputPath", "Parameters", "ItemSelector", "ResultSelector", "ResultPath", "Retry", "Catch", "Iterator", "ItemProcessor", "ItemsPath", "MaxConcurrency", "MaxConcurrencyPath"}, (*stateReader).mapState},
+	}
 }
 
 var distributedMapFields = map[string]bool{"ItemReader": true, "ItemBatcher": true, "ResultWriter": true, "ToleratedFailurePercentage": true, "ToleratedFailurePercentagePath": true, "ToleratedFailureCount": true, "ToleratedFailureCountPath": true, "Label": true}
 
+// stateReader reads one state's object m into s, adding what is wrong to
+// the validator's problems, each prefixed with where.
+type stateReader struct {
+	v     *validator
+	s     *state
+	m     map[string]any
+	where string
+}
+
+func (r *stateReader) add(format string, a ...any) { r.v.add(r.where+": "+format, a...) }
+
 func (v *validator) state(name string, m map[string]any) *state {
-	s := &state{name: name}
-	where := fmt.Sprintf("state %q", name)
-	add := func(format string, a ...any) { v.add(where+": "+format, a...) }
+	r := &stateReader{v: v, s: &state{name: name}, m: m, where: fmt.Sprintf("state %q", name)}
 	typ, _ := m["Type"].(string)
-	s.typ = typ
-	fields, ok := stateFields[typ]
+	r.s.typ = typ
+	st, ok := stateTypes[typ]
 	if !ok {
-		add("SCHEMA_VALIDATION_FAILED: Type must be one of Task, Pass, Choice, Wait, Succeed, Fail, Parallel, Map, got %s", jsonText(m["Type"]))
-		return s
+		r.add("SCHEMA_VALIDATION_FAILED: Type must be one of Task, Pass, Choice, Wait, Succeed, Fail, Parallel, Map, got %s", jsonText(m["Type"]))
+		return r.s
 	}
 	allowed := map[string]bool{"Type": true, "Comment": true, "QueryLanguage": true}
-	for _, f := range fields {
+	for _, f := range st.fields {
 		allowed[f] = true
 	}
 	for _, k := range slices.Sorted(maps.Keys(m)) {
 		switch {
 		case allowed[k]:
 		case k == "Assign" || k == "Output" || k == "Arguments":
-			add("SCHEMA_VALIDATION_FAILED: field %q belongs to JSONata or variables; this project uses JSONPath without variables", k)
+			r.add("SCHEMA_VALIDATION_FAILED: field %q belongs to JSONata or variables; this project uses JSONPath without variables", k)
 		case (k == "Next" || k == "End") && (typ == "Choice" || typ == "Succeed" || typ == "Fail"):
-			add("SCHEMA_VALIDATION_FAILED: a %s state cannot have %s", typ, k)
+			r.add("SCHEMA_VALIDATION_FAILED: a %s state cannot have %s", typ, k)
 		case typ == "Map" && distributedMapFields[k]:
-			add("SCHEMA_VALIDATION_FAILED: field %q is for a distributed Map, which the local engine does not support", k)
+			r.add("SCHEMA_VALIDATION_FAILED: field %q is for a distributed Map, which the local engine does not support", k)
 		default:
-			add("SCHEMA_VALIDATION_FAILED: unknown field %q for a %s state", k, typ)
+			r.add("SCHEMA_VALIDATION_FAILED: unknown field %q for a %s state", k, typ)
 		}
 	}
 	if ql, ok := m["QueryLanguage"]; ok {
-		checkQueryLanguage(v, where, ql)
+		checkQueryLanguage(v, r.where, ql)
 	}
 	if c, ok := m["Comment"]; ok {
 		if _, ok := c.(string); !ok {
-			add("SCHEMA_VALIDATION_FAILED: Comment must be a string")
+			r.add("SCHEMA_VALIDATION_FAILED: Comment must be a string")
 		}
 	}
-	str := func(k string) string {
-		x, ok := m[k]
-		if !ok {
-			return ""
-		}
-		sv, ok := x.(string)
-		if !ok || sv == "" {
-			add("SCHEMA_VALIDATION_FAILED: %s must be a non-empty string", k)
-		}
-		return sv
+	r.common(allowed)
+	if st.read != nil {
+		st.read(r)
 	}
-	path := func(k string, ref bool) *jpath {
-		sv := str(k)
-		if sv == "" {
-			return nil
-		}
-		p, err := parsePath(sv)
-		if err != nil {
-			add("SCHEMA_VALIDATION_FAILED: %s: %v", k, err)
-			return nil
-		}
-		if ref && !p.reference() {
-			add("SCHEMA_VALIDATION_FAILED: %s must be a reference path (no $$, wildcards or slices), got %q", k, sv)
-		}
-		return p
-	}
-	popt := func(k string, ref bool) pathOpt {
-		x, ok := m[k]
-		if !ok {
-			return pathOpt{}
-		}
-		if x == nil {
-			return pathOpt{null: true}
-		}
-		return pathOpt{p: path(k, ref)}
-	}
-	posInt := func(k string, min, max int64) (int64, bool) {
-		x, ok := m[k]
-		if !ok {
-			return 0, false
-		}
-		n, ok := toInt(x)
-		if !ok || n < min || n > max {
-			add("SCHEMA_VALIDATION_FAILED: %s must be an integer from %d to %d, got %s", k, min, max, jsonText(x))
-		}
-		return n, true
-	}
-	tmplField := func(k string) *tmpl {
-		x, ok := m[k]
-		if !ok {
-			return nil
-		}
-		return compileTemplate(x, where+": "+k, &v.problems)
-	}
+	return r.s
+}
 
-	// Transitions.
+// common reads the fields several types share: transitions, paths,
+// templates, Retry and Catch.
+func (r *stateReader) common(allowed map[string]bool) {
+	s, m := r.s, r.m
 	if allowed["End"] {
-		s.next = str("Next")
+		s.next = r.str("Next")
 		if e, ok := m["End"]; ok {
 			b, ok := e.(bool)
 			if !ok {
-				add("SCHEMA_VALIDATION_FAILED: End must be a boolean")
+				r.add("SCHEMA_VALIDATION_FAILED: End must be a boolean")
 			}
 			s.end = b
 		}
 		if (s.next != "") == s.end {
-			add("SCHEMA_VALIDATION_FAILED: a %s state needs exactly one of Next or \"End\": true", typ)
+			r.add("SCHEMA_VALIDATION_FAILED: a %s state needs exactly one of Next or \"End\": true", s.typ)
 		}
 	}
 	if allowed["InputPath"] {
-		s.inputPath = popt("InputPath", false)
-		s.outputPath = popt("OutputPath", false)
+		s.inputPath = r.popt("InputPath", false)
+		s.outputPath = r.popt("OutputPath", false)
 	}
 	if allowed["ResultPath"] {
-		s.resultPath = popt("ResultPath", true)
+		s.resultPath = r.popt("ResultPath", true)
 	}
 	if allowed["Parameters"] {
-		s.parameters = tmplField("Parameters")
+		s.parameters = r.template("Parameters")
 	}
 	if allowed["ResultSelector"] {
-		s.resultSelector = tmplField("ResultSelector")
+		s.resultSelector = r.template("ResultSelector")
 	}
 	if allowed["Retry"] {
-		s.retry = v.retriers(where, m["Retry"])
-		s.catch = v.catchers(where, m["Catch"])
+		s.retry = r.v.retriers(r.where, m["Retry"])
+		s.catch = r.v.catchers(r.where, m["Catch"])
 	}
+}
 
-	switch typ {
-	case "Task":
-		s.resource = str("Resource")
-		if s.resource == "" {
-			add("SCHEMA_VALIDATION_FAILED: a Task state needs Resource")
+// str is field k as a string; "" when absent, and a problem when it is not
+// a non-empty string.
+func (r *stateReader) str(k string) string {
+	x, ok := r.m[k]
+	if !ok {
+		return ""
+	}
+	sv, ok := x.(string)
+	if !ok || sv == "" {
+		r.add("SCHEMA_VALIDATION_FAILED: %s must be a non-empty string", k)
+	}
+	return sv
+}
+
+// path is field k as a path; ref requires a reference path.
+func (r *stateReader) path(k string, ref bool) *jpath {
+	sv := r.str(k)
+	if sv == "" {
+		return nil
+	}
+	p, err := parsePath(sv)
+	if err != nil {
+		r.add("SCHEMA_VALIDATION_FAILED: %s: %v", k, err)
+		return nil
+	}
+	if ref && !p.reference() {
+		r.add("SCHEMA_VALIDATION_FAILED: %s must be a reference path (no $$, wildcards or slices), got %q", k, sv)
+	}
+	return p
+}
+
+// popt is an optional path field that may be null.
+func (r *stateReader) popt(k string, ref bool) pathOpt {
+	x, ok := r.m[k]
+	if !ok {
+		return pathOpt{}
+	}
+	if x == nil {
+		return pathOpt{null: true}
+	}
+	return pathOpt{p: r.path(k, ref)}
+}
+
+// posInt is field k as an integer from min to max; false when absent.
+func (r *stateReader) posInt(k string, min, max int64) (int64, bool) {
+	x, ok := r.m[k]
+	if !ok {
+		return 0, false
+	}
+	n, ok := toInt(x)
+	if !ok || n < min || n > max {
+		r.add("SCHEMA_VALIDATION_FAILED: %s must be an integer from %d to %d, got %s", k, min, max, jsonText(x))
+	}
+	return n, true
+}
+
+// template compiles field k as a payload template; nil when absent.
+func (r *stateReader) template(k string) *tmpl {
+	x, ok := r.m[k]
+	if !ok {
+		return nil
+	}
+	return compileTemplate(x, r.where+": "+k, &r.v.problems)
+}
+
+func (r *stateReader) task() {
+	s, m := r.s, r.m
+	s.resource = r.str("Resource")
+	if s.resource == "" {
+		r.add("SCHEMA_VALIDATION_FAILED: a Task state needs Resource")
+	} else {
+		r.v.resources[s.resource] = true
+	}
+	if n, ok := r.posInt("TimeoutSeconds", 1, 99999999); ok {
+		s.timeoutSeconds = n
+	}
+	s.timeoutPath = r.path("TimeoutSecondsPath", true)
+	if _, ok := m["TimeoutSeconds"]; ok && s.timeoutPath != nil {
+		r.add("SCHEMA_VALIDATION_FAILED: use only one of TimeoutSeconds and TimeoutSecondsPath")
+	}
+	if n, ok := r.posInt("HeartbeatSeconds", 1, 99999999); ok {
+		s.heartbeatSeconds = n
+		if s.timeoutSeconds > 0 && n >= s.timeoutSeconds {
+			r.add("SCHEMA_VALIDATION_FAILED: HeartbeatSeconds must be smaller than TimeoutSeconds")
+		}
+	}
+	_ = r.path("HeartbeatSecondsPath", true)
+	if _, ok := m["HeartbeatSeconds"]; ok && m["HeartbeatSecondsPath"] != nil {
+		r.add("SCHEMA_VALIDATION_FAILED: use only one of HeartbeatSeconds and HeartbeatSecondsPath")
+	}
+}
+
+func (r *stateReader) pass() {
+	r.s.result, r.s.hasResult = r.m["Result"]
+}
+
+func (r *stateReader) choice() {
+	arr, ok := r.m["Choices"].([]any)
+	if !ok || len(arr) == 0 {
+		r.add("SCHEMA_VALIDATION_FAILED: a Choice state needs a non-empty Choices array")
+	}
+	for i, c := range arr {
+		r.s.choices = append(r.s.choices, compileChoice(c, fmt.Sprintf("%s: Choices[%d]", r.where, i), true, &r.v.problems))
+	}
+	r.s.def = r.str("Default")
+}
+
+func (r *stateReader) wait() {
+	s := r.s
+	n := 0
+	for _, k := range []string{"Seconds", "Timestamp", "SecondsPath", "TimestampPath"} {
+		if _, ok := r.m[k]; ok {
+			n++
+		}
+	}
+	if n != 1 {
+		r.add("Wait needs exactly one of Seconds, Timestamp, SecondsPath, TimestampPath")
+	}
+	if sec, ok := r.posInt("Seconds", 0, 99999999); ok {
+		s.seconds = &sec
+	}
+	if ts := r.str("Timestamp"); ts != "" {
+		t, ok := parseTimestamp(ts)
+		if !ok {
+			r.add("SCHEMA_VALIDATION_FAILED: Timestamp must be an RFC3339 timestamp such as 2016-03-14T01:59:00Z, got %q", ts)
+		}
+		s.timestamp = &t
+	}
+	s.secondsPath = r.path("SecondsPath", true)
+	s.timestampPath = r.path("TimestampPath", true)
+}
+
+func (r *stateReader) fail() {
+	s, m := r.s, r.m
+	s.errName = r.str("Error")
+	s.cause = r.str("Cause")
+	for _, k := range []string{"ErrorPath", "CausePath"} {
+		sv := r.str(k)
+		if sv == "" {
+			continue
+		}
+		var p *jpath
+		var fn *intrinsic
+		var err error
+		if isIntrinsic(sv) {
+			fn, err = parseIntrinsic(sv)
 		} else {
-			v.resources[s.resource] = true
+			p, err = parsePath(sv)
 		}
-		if n, ok := posInt("TimeoutSeconds", 1, 99999999); ok {
-			s.timeoutSeconds = n
+		if err != nil {
+			r.add("SCHEMA_VALIDATION_FAILED: %s: %v", k, err)
 		}
-		s.timeoutPath = path("TimeoutSecondsPath", true)
-		if _, ok := m["TimeoutSeconds"]; ok && s.timeoutPath != nil {
-			add("SCHEMA_VALIDATION_FAILED: use only one of TimeoutSeconds and TimeoutSecondsPath")
+		if k == "ErrorPath" {
+			s.errorPath, s.errorFn = p, fn
+		} else {
+			s.causePth, s.causeFn = p, fn
 		}
-		if n, ok := posInt("HeartbeatSeconds", 1, 99999999); ok {
-			s.heartbeatSeconds = n
-			if s.timeoutSeconds > 0 && n >= s.timeoutSeconds {
-				add("SCHEMA_VALIDATION_FAILED: HeartbeatSeconds must be smaller than TimeoutSeconds")
-			}
+	}
+	if _, ok := m["ErrorPath"]; ok && s.errName != "" {
+		r.add("SCHEMA_VALIDATION_FAILED: use only one of Error and ErrorPath")
+	}
+	if _, ok := m["CausePath"]; ok && s.cause != "" {
+		r.add("SCHEMA_VALIDATION_FAILED: use only one of Cause and CausePath")
+	}
+}
+
+// branchFields are the fields of a Parallel branch or a Map's processor.
+func branchFields(extra ...string) map[string]bool {
+	f := map[string]bool{"StartAt": true, "States": true, "Comment": true, "QueryLanguage": true}
+	for _, k := range extra {
+		f[k] = true
+	}
+	return f
+}
+
+func (r *stateReader) parallel() {
+	arr, ok := r.m["Branches"].([]any)
+	if !ok || len(arr) == 0 {
+		r.add("SCHEMA_VALIDATION_FAILED: a Parallel state needs a non-empty Branches array")
+	}
+	for i, b := range arr {
+		bm, ok := b.(map[string]any)
+		if !ok {
+			r.add("SCHEMA_VALIDATION_FAILED: Branches[%d] must be an object", i)
+			continue
 		}
-		_ = path("HeartbeatSecondsPath", true)
-		if _, ok := m["HeartbeatSeconds"]; ok && m["HeartbeatSecondsPath"] != nil {
-			add("SCHEMA_VALIDATION_FAILED: use only one of HeartbeatSeconds and HeartbeatSecondsPath")
+		r.s.branches = append(r.s.branches, r.v.machine(bm, fmt.Sprintf("%s: Branches[%d]", r.where, i), branchFields()))
+	}
+}
+
+func (r *stateReader) mapState() {
+	s, m := r.s, r.m
+	_, hasIt := m["Iterator"]
+	_, hasIP := m["ItemProcessor"]
+	switch {
+	case hasIt && hasIP:
+		r.add("SCHEMA_VALIDATION_FAILED: use only one of Iterator and ItemProcessor")
+	case !hasIt && !hasIP:
+		r.add("SCHEMA_VALIDATION_FAILED: a Map state needs ItemProcessor (or the legacy Iterator)")
+	case hasIt:
+		if im, ok := m["Iterator"].(map[string]any); ok {
+			s.processor = r.v.machine(im, r.where+": Iterator", branchFields())
+		} else {
+			r.add("SCHEMA_VALIDATION_FAILED: Iterator must be an object")
 		}
-	case "Pass":
-		s.result, s.hasResult = m["Result"]
-	case "Choice":
-		arr, ok := m["Choices"].([]any)
-		if !ok || len(arr) == 0 {
-			add("SCHEMA_VALIDATION_FAILED: a Choice state needs a non-empty Choices array")
+	default:
+		r.itemProcessor()
+	}
+	if _, ok := m["Parameters"]; ok {
+		if _, ok := m["ItemSelector"]; ok {
+			r.add("SCHEMA_VALIDATION_FAILED: use only one of ItemSelector and the legacy Parameters")
 		}
-		for i, c := range arr {
-			s.choices = append(s.choices, compileChoice(c, fmt.Sprintf("%s: Choices[%d]", where, i), true, &v.problems))
-		}
-		s.def = str("Default")
-	case "Wait":
-		n := 0
-		for _, k := range []string{"Seconds", "Timestamp", "SecondsPath", "TimestampPath"} {
-			if _, ok := m[k]; ok {
-				n++
-			}
-		}
-		if n != 1 {
-			add("Wait needs exactly one of Seconds, Timestamp, SecondsPath, TimestampPath")
-		}
-		if sec, ok := posInt("Seconds", 0, 99999999); ok {
-			s.seconds = &sec
-		}
-		if ts := str("Timestamp"); ts != "" {
-			t, ok := parseTimestamp(ts)
-			if !ok {
-				add("SCHEMA_VALIDATION_FAILED: Timestamp must be an RFC3339 timestamp such as 2016-03-14T01:59:00Z, got %q", ts)
-			}
-			s.timestamp = &t
-		}
-		s.secondsPath = path("SecondsPath", true)
-		s.timestampPath = path("TimestampPath", true)
-	case "Fail":
-		s.errName = str("Error")
-		s.cause = str("Cause")
-		for _, k := range []string{"ErrorPath", "CausePath"} {
-			sv := str(k)
-			if sv == "" {
-				continue
-			}
-			var p *jpath
-			var fn *intrinsic
-			var err error
-			if isIntrinsic(sv) {
-				fn, err = parseIntrinsic(sv)
-			} else {
-				p, err = parsePath(sv)
-			}
-			if err != nil {
-				add("SCHEMA_VALIDATION_FAILED: %s: %v", k, err)
-			}
-			if k == "ErrorPath" {
-				s.errorPath, s.errorFn = p, fn
-			} else {
-				s.causePth, s.causeFn = p, fn
-			}
-		}
-		if _, ok := m["ErrorPath"]; ok && s.errName != "" {
-			add("SCHEMA_VALIDATION_FAILED: use only one of Error and ErrorPath")
-		}
-		if _, ok := m["CausePath"]; ok && s.cause != "" {
-			add("SCHEMA_VALIDATION_FAILED: use only one of Cause and CausePath")
-		}
-	case "Parallel":
-		arr, ok := m["Branches"].([]any)
-		if !ok || len(arr) == 0 {
-			add("SCHEMA_VALIDATION_FAILED: a Parallel state needs a non-empty Branches array")
-		}
-		for i, b := range arr {
-			bm, ok := b.(map[string]any)
-			if !ok {
-				add("SCHEMA_VALIDATION_FAILED: Branches[%d] must be an object", i)
-				continue
-			}
-			s.branches = append(s.branches, v.machine(bm, fmt.Sprintf("%s: Branches[%d]", where, i), map[string]bool{"StartAt": true, "States": true, "Comment": true, "QueryLanguage": true}))
-		}
-	case "Map":
-		_, hasIt := m["Iterator"]
-		_, hasIP := m["ItemProcessor"]
-		switch {
-		case hasIt && hasIP:
-			add("SCHEMA_VALIDATION_FAILED: use only one of Iterator and ItemProcessor")
-		case !hasIt && !hasIP:
-			add("SCHEMA_VALIDATION_FAILED: a Map state needs ItemProcessor (or the legacy Iterator)")
-		case hasIt:
-			if im, ok := m["Iterator"].(map[string]any); ok {
-				s.processor = v.machine(im, where+": Iterator", map[string]bool{"StartAt": true, "States": true, "Comment": true, "QueryLanguage": true})
-			} else {
-				add("SCHEMA_VALIDATION_FAILED: Iterator must be an object")
-			}
-		default:
-			im, ok := m["ItemProcessor"].(map[string]any)
-			if !ok {
-				add("SCHEMA_VALIDATION_FAILED: ItemProcessor must be an object")
-				break
-			}
-			if pc, ok := im["ProcessorConfig"]; ok {
-				pcm, ok := pc.(map[string]any)
-				if !ok {
-					add("SCHEMA_VALIDATION_FAILED: ItemProcessor.ProcessorConfig must be an object")
-				} else {
-					for _, k := range slices.Sorted(maps.Keys(pcm)) {
-						switch k {
-						case "Mode":
-							if pcm[k] == "DISTRIBUTED" {
-								add("SCHEMA_VALIDATION_FAILED: ProcessorConfig Mode DISTRIBUTED (distributed Map) is not supported by the local engine")
-							} else if pcm[k] != "INLINE" {
-								add("SCHEMA_VALIDATION_FAILED: ProcessorConfig Mode must be INLINE or DISTRIBUTED")
-							}
-						case "ExecutionType":
-							add("SCHEMA_VALIDATION_FAILED: ProcessorConfig ExecutionType is only for a distributed Map")
-						default:
-							add("SCHEMA_VALIDATION_FAILED: unknown field %q in ProcessorConfig", k)
-						}
+	}
+	s.itemSelector = r.template("ItemSelector")
+	if s.itemSelector == nil {
+		s.itemSelector = s.parameters // legacy: Parameters on a Map applies to each item
+		s.parameters = nil
+	}
+	s.itemsPath = r.path("ItemsPath", true)
+	if n, ok := r.posInt("MaxConcurrency", 0, math.MaxInt32); ok {
+		s.maxConcurrency = n
+	}
+	s.maxConcurrencyPath = r.path("MaxConcurrencyPath", true)
+	if _, ok := m["MaxConcurrency"]; ok && s.maxConcurrencyPath != nil {
+		r.add("SCHEMA_VALIDATION_FAILED: use only one of MaxConcurrency and MaxConcurrencyPath")
+	}
+}
+
+// itemProcessor reads a Map's ItemProcessor: inline mode only.
+func (r *stateReader) itemProcessor() {
+	im, ok := r.m["ItemProcessor"].(map[string]any)
+	if !ok {
+		r.add("SCHEMA_VALIDATION_FAILED: ItemProcessor must be an object")
+		return
+	}
+	if pc, ok := im["ProcessorConfig"]; ok {
+		pcm, ok := pc.(map[string]any)
+		if !ok {
+			r.add("SCHEMA_VALIDATION_FAILED: ItemProcessor.ProcessorConfig must be an object")
+		} else {
+			for _, k := range slices.Sorted(maps.Keys(pcm)) {
+				switch k {
+				case "Mode":
+					if pcm[k] == "DISTRIBUTED" {
+						r.add("SCHEMA_VALIDATION_FAILED: ProcessorConfig Mode DISTRIBUTED (distributed Map) is not supported by the local engine")
+					} else if pcm[k] != "INLINE" {
+						r.add("SCHEMA_VALIDATION_FAILED: ProcessorConfig Mode must be INLINE or DISTRIBUTED")
 					}
+				case "ExecutionType":
+					r.add("SCHEMA_VALIDATION_FAILED: ProcessorConfig ExecutionType is only for a distributed Map")
+				default:
+					r.add("SCHEMA_VALIDATION_FAILED: unknown field %q in ProcessorConfig", k)
 				}
 			}
-			s.processor = v.machine(im, where+": ItemProcessor", map[string]bool{"StartAt": true, "States": true, "Comment": true, "ProcessorConfig": true, "QueryLanguage": true})
-		}
-		if _, ok := m["Parameters"]; ok {
-			if _, ok := m["ItemSelector"]; ok {
-				add("SCHEMA_VALIDATION_FAILED: use only one of ItemSelector and the legacy Parameters")
-			}
-		}
-		s.itemSelector = tmplField("ItemSelector")
-		if s.itemSelector == nil {
-			s.itemSelector = s.parameters // legacy: Parameters on a Map applies to each item
-			s.parameters = nil
-		}
-		s.itemsPath = path("ItemsPath", true)
-		if n, ok := posInt("MaxConcurrency", 0, math.MaxInt32); ok {
-			s.maxConcurrency = n
-		}
-		s.maxConcurrencyPath = path("MaxConcurrencyPath", true)
-		if _, ok := m["MaxConcurrency"]; ok && s.maxConcurrencyPath != nil {
-			add("SCHEMA_VALIDATION_FAILED: use only one of MaxConcurrency and MaxConcurrencyPath")
 		}
 	}
-	return s
+	r.s.processor = r.v.machine(im, r.where+": ItemProcessor", branchFields("ProcessorConfig"))
 }
 
 func errorEquals(add func(string, ...any), what string, x any) []string {

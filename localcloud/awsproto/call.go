@@ -347,20 +347,30 @@ func (rt *Router) Register(s Service) {
 func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	done := rt.Clock.Busy()
 	defer done()
-	if !wireCheckOn || rt.NoWireCheck {
+	check := wireCheckOn && !rt.NoWireCheck
+	if !check && recordPath == "" {
 		rt.serve(w, r, nil)
 		return
 	}
 	// Every answer, whichever path writes it, is checked against the model
-	// once it is complete. A call dropped unanswered (KillCaller) panics
-	// through and is not checked.
+	// (and recorded, with LOCALCLOUD_RECORD) once it is complete. A call
+	// dropped unanswered (KillCaller) panics through and is not checked.
+	var req []byte
+	if recordPath != "" {
+		req = recordRequest(r)
+	}
 	sw := &statusWriter{ResponseWriter: w, capture: true}
 	c := &Call{}
 	rt.serve(sw, r, c)
 	if sw.status == 0 {
 		sw.status = http.StatusOK
 	}
-	rt.checkWire(c, sw.status, sw.Header(), sw.body)
+	if recordPath != "" {
+		record(c, sw.status, r, req, sw.body)
+	}
+	if check {
+		rt.checkWire(c, sw.status, sw.Header(), sw.body)
+	}
 }
 
 // serve answers one request. seen, when not nil, is given the call's

@@ -122,32 +122,13 @@ var wireCheckOn = testing.Testing() || os.Getenv("LOCALCLOUD_WIRE_CHECK") == "1"
 // VALIDATE_REPORT=<file> every checked answer is also appended to that file
 // as a line "service<TAB>op<TAB>status<TAB>violations" (scripts/wire-report.py
 // sums the lines of every test process).
-var wireStats = struct {
-	sync.Mutex
-	report *os.File
-	opened bool
-}{}
+var wireStats = appender{env: "VALIDATE_REPORT"}
 
 func recordWire(service, op string, status, violations int) {
-	path := os.Getenv("VALIDATE_REPORT")
-	if path == "" {
+	if os.Getenv("VALIDATE_REPORT") == "" {
 		return
 	}
-	wireStats.Lock()
-	defer wireStats.Unlock()
-	if !wireStats.opened {
-		wireStats.opened = true
-		f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "localcloud: VALIDATE_REPORT: %v\n", err)
-			return
-		}
-		wireStats.report = f
-	}
-	if wireStats.report != nil {
-		// One write per line: O_APPEND keeps concurrent test processes' lines whole.
-		_, _ = wireStats.report.WriteString(fmt.Sprintf("%s\t%s\t%d\t%d\n", service, op, status, violations))
-	}
+	wireStats.writeLine(fmt.Appendf(nil, "%s\t%s\t%d\t%d", service, op, status, violations))
 }
 
 // CheckWire fails t, when it ends, for every answer of rt that broke its

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/platform/eks-connector-registrar/localcloud/asl"
 	"github.com/platform/eks-connector-registrar/localcloud/awsproto"
 	"github.com/platform/eks-connector-registrar/localcloud/clock"
 )
@@ -131,52 +132,17 @@ func transformInput(t Target, ev Event, r *rule) ([]byte, error) {
 	return ev.JSON, nil
 }
 
-type pathStep struct {
-	key   string
-	index int // -1 for a key step
-}
-
 // parsePath reads the JSONPath subset EventBridge accepts: $, .name,
-// ['name'] and [n]. Names may contain '-' ($.detail-type).
-func parsePath(p string) ([]pathStep, error) {
-	if !strings.HasPrefix(p, "$") {
-		return nil, fmt.Errorf("path %q must start with $", p)
+// ['name'] and [n] (n >= 0), in the ASL engine's syntax (names may contain
+// '-', as in $.detail-type).
+func parsePath(p string) ([]asl.PathStep, error) {
+	steps, err := asl.DefinitePath(p)
+	if err != nil {
+		return nil, err
 	}
-	var steps []pathStep
-	rest := p[1:]
-	for rest != "" {
-		switch {
-		case rest[0] == '.':
-			rest = rest[1:]
-			i := strings.IndexAny(rest, ".[")
-			if i < 0 {
-				i = len(rest)
-			}
-			if i == 0 {
-				return nil, fmt.Errorf("path %q has an empty name", p)
-			}
-			steps = append(steps, pathStep{key: rest[:i], index: -1})
-			rest = rest[i:]
-		case strings.HasPrefix(rest, "['"):
-			j := strings.Index(rest, "']")
-			if j < 0 {
-				return nil, fmt.Errorf("path %q has an unclosed ['", p)
-			}
-			steps = append(steps, pathStep{key: rest[2:j], index: -1})
-			rest = rest[j+2:]
-		case rest[0] == '[':
-			j := strings.Index(rest, "]")
-			if j < 0 {
-				return nil, fmt.Errorf("path %q has an unclosed [", p)
-			}
-			n, err := strconv.Atoi(rest[1:j])
-			if err != nil || n < 0 {
-				return nil, fmt.Errorf("path %q has a bad index", p)
-			}
-			steps = append(steps, pathStep{index: n})
-			rest = rest[j+1:]
-		default:
-			return nil, fmt.Errorf("path %q is not valid", p)
+	for _, st := range steps {
+		if st.IsIndex && st.Index < 0 {
+			return nil, fmt.Errorf("path %q has a bad index", p)
 		}
 	}
 	return steps, nil
@@ -190,19 +156,19 @@ func lookupPath(doc []byte, path string) (json.RawMessage, bool, error) {
 	}
 	cur := json.RawMessage(doc)
 	for _, st := range steps {
-		if st.index >= 0 {
+		if st.IsIndex {
 			var arr []json.RawMessage
-			if json.Unmarshal(cur, &arr) != nil || st.index >= len(arr) {
+			if json.Unmarshal(cur, &arr) != nil || st.Index >= len(arr) {
 				return nil, false, nil
 			}
-			cur = arr[st.index]
+			cur = arr[st.Index]
 			continue
 		}
 		var obj map[string]json.RawMessage
 		if json.Unmarshal(cur, &obj) != nil {
 			return nil, false, nil
 		}
-		v, ok := obj[st.key]
+		v, ok := obj[st.Name]
 		if !ok {
 			return nil, false, nil
 		}

@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws/arn"
 	"github.com/platform/eks-connector-registrar/localcloud/awsproto"
 	"github.com/platform/eks-connector-registrar/localcloud/clock"
 )
@@ -240,9 +241,9 @@ func (s *Store) busName(nameOrArn string) string {
 	if nameOrArn == "" {
 		return DefaultBus
 	}
-	if strings.HasPrefix(nameOrArn, "arn:") {
-		if i := strings.Index(nameOrArn, ":event-bus/"); i >= 0 {
-			return nameOrArn[i+len(":event-bus/"):]
+	if a, err := arn.Parse(nameOrArn); err == nil {
+		if name, ok := strings.CutPrefix(a.Resource, "event-bus/"); ok {
+			return name
 		}
 	}
 	return nameOrArn
@@ -260,9 +261,10 @@ func notFound(format string, args ...any) *awsproto.Error {
 
 // IsStateMachineArn reports whether arn names a Step Functions state
 // machine (arn:<partition>:states:<region>:<account>:stateMachine:<name>).
-func IsStateMachineArn(arn string) bool {
-	parts := strings.SplitN(arn, ":", 7)
-	return len(parts) == 7 && parts[0] == "arn" && parts[2] == "states" && parts[5] == "stateMachine"
+func IsStateMachineArn(s string) bool {
+	a, err := arn.Parse(s)
+	typ, _, ok := strings.Cut(a.Resource, ":")
+	return err == nil && a.Service == "states" && ok && typ == "stateMachine"
 }
 
 func validateTarget(t *Target) *awsproto.Error {

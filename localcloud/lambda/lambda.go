@@ -19,6 +19,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda/messages"
 	"github.com/aws/aws-lambda-go/lambdacontext"
+	"github.com/aws/aws-sdk-go-v2/aws/arn"
 
 	"github.com/platform/eks-connector-registrar/localcloud/awsproto"
 	"github.com/platform/eks-connector-registrar/localcloud/clock"
@@ -283,8 +284,13 @@ func (s *Store) Lookup(nameOrArn string) (*Function, bool) {
 		return f, true
 	}
 	// arn:aws:lambda:r:a:function:name:qualifier
-	if parts := strings.Split(nameOrArn, ":"); len(parts) == 8 {
-		f, ok := s.fns[strings.Join(parts[:7], ":")]
+	a, err := arn.Parse(nameOrArn)
+	if err != nil {
+		return nil, false
+	}
+	if i := strings.LastIndex(a.Resource, ":"); i >= 0 && strings.Count(a.Resource, ":") == 2 {
+		a.Resource = a.Resource[:i]
+		f, ok := s.fns[a.String()]
 		return f, ok
 	}
 	return nil, false

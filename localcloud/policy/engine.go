@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/aws/aws-sdk-go-v2/aws/arn"
 	"github.com/platform/eks-connector-registrar/localcloud/awsproto"
 	"github.com/platform/eks-connector-registrar/localcloud/policy/reference"
 )
@@ -283,12 +284,13 @@ const (
 	exactMatch
 )
 
-func accountOf(arn string) string {
-	parts := strings.SplitN(arn, ":", 6)
-	if len(parts) < 6 {
+// accountOf is the account of a principal's ARN ("" when it is not one).
+func accountOf(principalArn string) string {
+	a, err := arn.Parse(principalArn)
+	if err != nil {
 		return ""
 	}
-	return parts[4]
+	return a.AccountID
 }
 
 // match says how ps names the caller p.
@@ -320,12 +322,13 @@ func (ps *Principals) match(p *awsproto.Principal) principalMatch {
 	return best
 }
 
-func partitionOf(arn string) string {
-	parts := strings.SplitN(arn, ":", 3)
-	if len(parts) < 3 {
+// partitionOf is the partition of a principal's ARN (aws when it is not one).
+func partitionOf(principalArn string) string {
+	a, err := arn.Parse(principalArn)
+	if err != nil {
 		return "aws"
 	}
-	return parts[1]
+	return a.Partition
 }
 
 // statementPrincipal says how a resource-policy statement names p:

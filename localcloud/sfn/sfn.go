@@ -7,7 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
-	"net/http"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -86,14 +86,14 @@ type Store struct {
 	onEvent  []func(exec *Execution, ev asl.HistoryEvent)
 }
 
-// Service is the HTTP face of the Store.
-type Service struct{ s *Store }
+// Service serves the Step Functions wire API (JSON 1.0) from a Store.
+type Service struct{ awsproto.JSONServer[*Store] }
 
 // New builds the Step Functions emulation.
 func New(cfg Config) (*Store, *Service) {
 	s := &Store{cfg: cfg, machines: map[string]*StateMachine{}, execs: map[string]*Execution{},
 		rng: rand.New(rand.NewPCG(cfg.Seed, cfg.Seed+1))}
-	return s, &Service{s: s}
+	return s, &Service{awsproto.JSONServer[*Store]{API: jsonService, Store: s}}
 }
 
 // OnEvent registers a callback for every history event of every execution
@@ -234,10 +234,29 @@ func (s *Store) StartExecution(smArn, name, input string) (*Execution, *awsproto
 // ---------------------------------------------------------------------------
 // HTTP
 
-func (*Service) SigV4Name() string { return "states" }
+var jsonService = &awsproto.JSONService[*Store]{
+	SigV4Name: "states", Prefix: "AWSStepFunctions", Version: "1.0", Namespace: "com.amazonaws.sfn",
+	Unknown: func(target string) *awsproto.Error {
+		op := target[strings.LastIndex(target, ".")+1:]
+		return awsproto.Errorf(400, "UnknownOperationException", "the local cloud does not serve Step Functions %s", op)
+	},
+	Ops: map[string]awsproto.JSONHandler[*Store]{
+		"CreateStateMachine":   (*Store).opCreateStateMachine,
+		"DescribeStateMachine": (*Store).opDescribeStateMachine,
+		"ListStateMachines":    (*Store).opListStateMachines,
+		"StartExecution":       (*Store).opStartExecution,
+		"DescribeExecution":    (*Store).opDescribeExecution,
+		"StopExecution":        (*Store).opStopExecution,
+		"GetExecutionHistory":  (*Store).opGetExecutionHistory,
+		"ListExecutions":       (*Store).opListExecutions,
+	},
+}
 
-func (*Service) WriteError(w http.ResponseWriter, _ *awsproto.Call, e *awsproto.Error) {
-	awsproto.WriteJSONError(w, "1.0", "com.amazonaws.sfn", e)
+func decode(body []byte, v any) *awsproto.Error {
+	if err := json.Unmarshal(body, v); err != nil {
+		return awsproto.Errorf(400, "SerializationException", "could not decode the request body")
+	}
+	return nil
 }
 
 func epoch(t time.Time) float64 {
@@ -247,148 +266,177 @@ func epoch(t time.Time) float64 {
 	return float64(t.UnixMilli()) / 1000
 }
 
-func (sv *Service) ServeAWS(w http.ResponseWriter, r *http.Request, c *awsproto.Call) {
-	_, op := awsproto.Target(r)
-	if e := c.Begin(op); e != nil {
-		sv.WriteError(w, c, e)
-		return
+func noSuchMachine(arn string) *awsproto.Error {
+	return awsproto.Errorf(400, "StateMachineDoesNotExist", "State Machine Does Not Exist: '%s'", arn)
+}
+
+func (s *Store) opCreateStateMachine(c *awsproto.Call, body []byte) (any, *awsproto.Error) {
+	var in struct{ Name, Definition, RoleArn string }
+	if e := decode(body, &in); e != nil {
+		return nil, e
 	}
-	var in map[string]any
-	if err := json.NewDecoder(r.Body).Decode(&in); err != nil {
-		sv.WriteError(w, c, awsproto.Errorf(400, "SerializationException", "could not decode the request body"))
-		return
+	if e := c.Authorize("AccessDeniedException", "states:CreateStateMachine", c.ARN("states", "stateMachine:"+in.Name), nil); e != nil {
+		return nil, e
 	}
-	str := func(k string) string { v, _ := in[k].(string); return v }
-	s := sv.s
-	switch op {
-	case "CreateStateMachine":
-		if e := c.Authorize("AccessDeniedException", "states:CreateStateMachine", c.ARN("states", "stateMachine:"+str("name")), nil); e != nil {
-			sv.WriteError(w, c, e)
-			return
-		}
-		sm, e := s.CreateStateMachine(str("name"), str("definition"), str("roleArn"))
-		if e != nil {
-			sv.WriteError(w, c, e)
-			return
-		}
-		awsproto.WriteJSON(w, "1.0", map[string]any{"stateMachineArn": sm.Arn, "creationDate": epoch(sm.Created)})
-	case "DescribeStateMachine":
-		arn := str("stateMachineArn")
-		if e := c.Authorize("AccessDeniedException", "states:DescribeStateMachine", arn, nil); e != nil {
-			sv.WriteError(w, c, e)
-			return
-		}
-		s.mu.Lock()
-		sm, ok := s.machines[arn]
-		s.mu.Unlock()
-		if !ok {
-			sv.WriteError(w, c, awsproto.Errorf(400, "StateMachineDoesNotExist", "State Machine Does Not Exist: '%s'", arn))
-			return
-		}
-		awsproto.WriteJSON(w, "1.0", map[string]any{"stateMachineArn": sm.Arn, "name": sm.Name, "status": "ACTIVE",
-			"definition": sm.Definition, "roleArn": sm.RoleArn, "type": sm.Type, "creationDate": epoch(sm.Created)})
-	case "ListStateMachines":
-		if e := c.Authorize("AccessDeniedException", "states:ListStateMachines", "*", nil); e != nil {
-			sv.WriteError(w, c, e)
-			return
-		}
-		s.mu.Lock()
-		list := []map[string]any{} // [] when there are none, as AWS sends it
-		for _, sm := range s.machines {
-			list = append(list, map[string]any{"stateMachineArn": sm.Arn, "name": sm.Name, "type": sm.Type, "creationDate": epoch(sm.Created)})
-		}
-		s.mu.Unlock()
-		sort.Slice(list, func(i, j int) bool { return list[i]["name"].(string) < list[j]["name"].(string) })
-		awsproto.WriteJSON(w, "1.0", map[string]any{"stateMachines": list})
-	case "StartExecution":
-		arn := str("stateMachineArn")
-		if e := c.Authorize("AccessDeniedException", "states:StartExecution", arn, nil); e != nil {
-			sv.WriteError(w, c, e)
-			return
-		}
-		ex, e := s.StartExecution(arn, str("name"), str("input"))
-		if e != nil {
-			sv.WriteError(w, c, e)
-			return
-		}
-		awsproto.WriteJSON(w, "1.0", map[string]any{"executionArn": ex.Arn, "startDate": epoch(ex.Engine().StartDate())})
-	case "DescribeExecution", "StopExecution", "GetExecutionHistory":
-		arn := str("executionArn")
-		if e := c.Authorize("AccessDeniedException", "states:"+op, arn, nil); e != nil {
-			sv.WriteError(w, c, e)
-			return
-		}
-		ex, ok := s.Execution(arn)
-		var view snapshot
-		if ok && op == "DescribeExecution" {
-			view, ok = s.read(ex)
-		}
-		if !ok {
-			sv.WriteError(w, c, awsproto.Errorf(400, "ExecutionDoesNotExist", "Execution Does Not Exist: '%s'", arn))
-			return
-		}
-		switch op {
-		case "DescribeExecution":
-			awsproto.WriteJSON(w, "1.0", describe(ex, view))
-		case "StopExecution":
-			if ex.Engine().Status() == asl.Status("RUNNING") {
-				ex.Engine().Stop(str("error"), str("cause"))
-			}
-			awsproto.WriteJSON(w, "1.0", map[string]any{"stopDate": epoch(ex.Engine().StopDate())})
-		default:
-			sv.history(w, c, ex, in)
-		}
-	case "ListExecutions":
-		arn := str("stateMachineArn")
-		if e := c.Authorize("AccessDeniedException", "states:ListExecutions", arn, nil); e != nil {
-			sv.WriteError(w, c, e)
-			return
-		}
-		s.mu.Lock()
-		_, known := s.machines[arn]
-		s.mu.Unlock()
-		if !known {
-			sv.WriteError(w, c, awsproto.Errorf(400, "StateMachineDoesNotExist", "State Machine Does Not Exist: '%s'", arn))
-			return
-		}
-		filter := str("statusFilter")
-		switch filter {
-		case "", "RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED", "PENDING_REDRIVE":
-		default:
-			sv.WriteError(w, c, awsproto.Errorf(400, "ValidationException", "1 validation error detected: Value '%s' at 'statusFilter' failed to satisfy constraint: Member must satisfy enum value set: [SUCCEEDED, TIMED_OUT, PENDING_REDRIVE, ABORTED, FAILED, RUNNING]", filter))
-			return
-		}
-		var list []map[string]any
-		all := s.Executions()
-		for i := len(all) - 1; i >= 0; i-- { // newest first, as AWS lists them
-			ex := all[i]
-			if ex.StateMachineArn != arn {
-				continue
-			}
-			view, visible := s.read(ex)
-			if !visible || (filter != "" && view.status != filter) {
-				continue
-			}
-			item := map[string]any{"executionArn": ex.Arn, "stateMachineArn": ex.StateMachineArn, "name": ex.Name,
-				"status": view.status, "startDate": epoch(view.start)}
-			if !view.stop.IsZero() {
-				item["stopDate"] = epoch(view.stop)
-			}
-			list = append(list, item)
-		}
-		page, next, e := paginate(list, in)
-		if e != nil {
-			sv.WriteError(w, c, e)
-			return
-		}
-		out := map[string]any{"executions": page}
-		if next != "" {
-			out["nextToken"] = next
-		}
-		awsproto.WriteJSON(w, "1.0", out)
+	sm, e := s.CreateStateMachine(in.Name, in.Definition, in.RoleArn)
+	if e != nil {
+		return nil, e
+	}
+	return map[string]any{"stateMachineArn": sm.Arn, "creationDate": epoch(sm.Created)}, nil
+}
+
+func (s *Store) opDescribeStateMachine(c *awsproto.Call, body []byte) (any, *awsproto.Error) {
+	var in struct{ StateMachineArn string }
+	if e := decode(body, &in); e != nil {
+		return nil, e
+	}
+	if e := c.Authorize("AccessDeniedException", "states:DescribeStateMachine", in.StateMachineArn, nil); e != nil {
+		return nil, e
+	}
+	s.mu.Lock()
+	sm, ok := s.machines[in.StateMachineArn]
+	s.mu.Unlock()
+	if !ok {
+		return nil, noSuchMachine(in.StateMachineArn)
+	}
+	return map[string]any{"stateMachineArn": sm.Arn, "name": sm.Name, "status": "ACTIVE",
+		"definition": sm.Definition, "roleArn": sm.RoleArn, "type": sm.Type, "creationDate": epoch(sm.Created)}, nil
+}
+
+func (s *Store) opListStateMachines(c *awsproto.Call, body []byte) (any, *awsproto.Error) {
+	if e := decode(body, &struct{}{}); e != nil {
+		return nil, e
+	}
+	if e := c.Authorize("AccessDeniedException", "states:ListStateMachines", "*", nil); e != nil {
+		return nil, e
+	}
+	s.mu.Lock()
+	list := []map[string]any{} // [] when there are none, as AWS sends it
+	for _, sm := range s.machines {
+		list = append(list, map[string]any{"stateMachineArn": sm.Arn, "name": sm.Name, "type": sm.Type, "creationDate": epoch(sm.Created)})
+	}
+	s.mu.Unlock()
+	sort.Slice(list, func(i, j int) bool { return list[i]["name"].(string) < list[j]["name"].(string) })
+	return map[string]any{"stateMachines": list}, nil
+}
+
+func (s *Store) opStartExecution(c *awsproto.Call, body []byte) (any, *awsproto.Error) {
+	var in struct{ StateMachineArn, Name, Input string }
+	if e := decode(body, &in); e != nil {
+		return nil, e
+	}
+	if e := c.Authorize("AccessDeniedException", "states:StartExecution", in.StateMachineArn, nil); e != nil {
+		return nil, e
+	}
+	ex, e := s.StartExecution(in.StateMachineArn, in.Name, in.Input)
+	if e != nil {
+		return nil, e
+	}
+	return map[string]any{"executionArn": ex.Arn, "startDate": epoch(ex.Engine().StartDate())}, nil
+}
+
+// executionCall decodes a call on one execution (ExecutionArn and what op
+// reads besides into in), authorizes it and looks the execution up.
+func (s *Store) executionCall(c *awsproto.Call, op string, body []byte, in interface{ arn() string }) (*Execution, *awsproto.Error) {
+	if e := decode(body, in); e != nil {
+		return nil, e
+	}
+	arn := in.arn()
+	if e := c.Authorize("AccessDeniedException", "states:"+op, arn, nil); e != nil {
+		return nil, e
+	}
+	ex, ok := s.Execution(arn)
+	if !ok {
+		return nil, noSuchExecution(arn)
+	}
+	return ex, nil
+}
+
+func noSuchExecution(arn string) *awsproto.Error {
+	return awsproto.Errorf(400, "ExecutionDoesNotExist", "Execution Does Not Exist: '%s'", arn)
+}
+
+type executionInput struct{ ExecutionArn string }
+
+func (in *executionInput) arn() string { return in.ExecutionArn }
+
+func (s *Store) opDescribeExecution(c *awsproto.Call, body []byte) (any, *awsproto.Error) {
+	var in executionInput
+	ex, e := s.executionCall(c, "DescribeExecution", body, &in)
+	if e != nil {
+		return nil, e
+	}
+	view, ok := s.read(ex)
+	if !ok {
+		return nil, noSuchExecution(in.ExecutionArn)
+	}
+	return describe(ex, view), nil
+}
+
+func (s *Store) opStopExecution(c *awsproto.Call, body []byte) (any, *awsproto.Error) {
+	var in struct {
+		executionInput
+		Error, Cause string
+	}
+	ex, e := s.executionCall(c, "StopExecution", body, &in)
+	if e != nil {
+		return nil, e
+	}
+	if ex.Engine().Status() == asl.Status("RUNNING") {
+		ex.Engine().Stop(in.Error, in.Cause)
+	}
+	return map[string]any{"stopDate": epoch(ex.Engine().StopDate())}, nil
+}
+
+// page is the paging members of a List or Get…History call.
+type page struct {
+	MaxResults int
+	NextToken  string
+}
+
+func (s *Store) opListExecutions(c *awsproto.Call, body []byte) (any, *awsproto.Error) {
+	var in struct {
+		StateMachineArn, StatusFilter string
+		page
+	}
+	if e := decode(body, &in); e != nil {
+		return nil, e
+	}
+	arn := in.StateMachineArn
+	if e := c.Authorize("AccessDeniedException", "states:ListExecutions", arn, nil); e != nil {
+		return nil, e
+	}
+	s.mu.Lock()
+	_, known := s.machines[arn]
+	s.mu.Unlock()
+	if !known {
+		return nil, noSuchMachine(arn)
+	}
+	filter := in.StatusFilter
+	switch filter {
+	case "", "RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED", "PENDING_REDRIVE":
 	default:
-		sv.WriteError(w, c, awsproto.Errorf(400, "UnknownOperationException", "the local cloud does not serve Step Functions %s", op))
+		return nil, awsproto.Errorf(400, "ValidationException", "1 validation error detected: Value '%s' at 'statusFilter' failed to satisfy constraint: Member must satisfy enum value set: [SUCCEEDED, TIMED_OUT, PENDING_REDRIVE, ABORTED, FAILED, RUNNING]", filter)
 	}
+	var list []map[string]any
+	all := s.Executions()
+	for i := len(all) - 1; i >= 0; i-- { // newest first, as AWS lists them
+		ex := all[i]
+		if ex.StateMachineArn != arn {
+			continue
+		}
+		view, visible := s.read(ex)
+		if !visible || (filter != "" && view.status != filter) {
+			continue
+		}
+		item := map[string]any{"executionArn": ex.Arn, "stateMachineArn": ex.StateMachineArn, "name": ex.Name,
+			"status": view.status, "startDate": epoch(view.start)}
+		if !view.stop.IsZero() {
+			item["stopDate"] = epoch(view.stop)
+		}
+		list = append(list, item)
+	}
+	return paged("executions", list, in.page)
 }
 
 // snapshot is an execution as DescribeExecution and ListExecutions report it.
@@ -446,44 +494,49 @@ func describe(ex *Execution, view snapshot) map[string]any {
 	return out
 }
 
-func paginate[T any](items []T, in map[string]any) ([]T, string, *awsproto.Error) {
+// paged answers one page of items under key, with nextToken when more follow.
+func paged[T any](key string, items []T, in page) (any, *awsproto.Error) {
 	max := 100
-	if v, ok := in["maxResults"].(float64); ok && v > 0 {
-		if v > 1000 {
-			return nil, "", awsproto.Errorf(400, "ValidationException", "1 validation error detected: Value '%v' at 'maxResults' failed to satisfy constraint: Member must have value less than or equal to 1000", v)
+	if in.MaxResults > 0 {
+		if in.MaxResults > 1000 {
+			return nil, awsproto.Errorf(400, "ValidationException", "1 validation error detected: Value '%v' at 'maxResults' failed to satisfy constraint: Member must have value less than or equal to 1000", in.MaxResults)
 		}
-		max = int(v)
+		max = in.MaxResults
 	}
 	start := 0
-	if tok, ok := in["nextToken"].(string); ok && tok != "" {
+	if tok := in.NextToken; tok != "" {
 		n, err := strconv.Atoi(tok)
 		if err != nil || n < 0 || n > len(items) {
-			return nil, "", awsproto.Errorf(400, "InvalidToken", "Invalid Token: '%s'", tok)
+			return nil, awsproto.Errorf(400, "InvalidToken", "Invalid Token: '%s'", tok)
 		}
 		start = n
 	}
 	end := min(start+max, len(items))
-	next := ""
-	if end < len(items) {
-		next = strconv.Itoa(end)
-	}
 	// A page is a list even when empty: AWS sends [], never null (the
 	// members are required).
-	page := make([]T, 0, end-start)
-	return append(page, items[start:end]...), next, nil
+	out := map[string]any{key: append(make([]T, 0, end-start), items[start:end]...)}
+	if end < len(items) {
+		out["nextToken"] = strconv.Itoa(end)
+	}
+	return out, nil
 }
 
-func (sv *Service) history(w http.ResponseWriter, c *awsproto.Call, ex *Execution, in map[string]any) {
+func (s *Store) opGetExecutionHistory(c *awsproto.Call, body []byte) (any, *awsproto.Error) {
+	in := struct {
+		executionInput
+		ReverseOrder         bool
+		IncludeExecutionData *bool
+		page
+	}{}
+	ex, e := s.executionCall(c, "GetExecutionHistory", body, &in)
+	if e != nil {
+		return nil, e
+	}
 	events := ex.Engine().History()
-	if rev, _ := in["reverseOrder"].(bool); rev {
-		for i, j := 0, len(events)-1; i < j; i, j = i+1, j-1 {
-			events[i], events[j] = events[j], events[i]
-		}
+	if in.ReverseOrder {
+		slices.Reverse(events)
 	}
-	includeData := true
-	if v, ok := in["includeExecutionData"].(bool); ok {
-		includeData = v
-	}
+	includeData := in.IncludeExecutionData == nil || *in.IncludeExecutionData
 	var list []map[string]any
 	for _, ev := range events {
 		m := map[string]any{"timestamp": epoch(ev.Timestamp), "type": ev.Type, "id": ev.ID, "previousEventId": ev.PreviousEventID}
@@ -501,16 +554,7 @@ func (sv *Service) history(w http.ResponseWriter, c *awsproto.Call, ex *Executio
 		}
 		list = append(list, m)
 	}
-	page, next, e := paginate(list, in)
-	if e != nil {
-		sv.WriteError(w, c, e)
-		return
-	}
-	out := map[string]any{"events": page}
-	if next != "" {
-		out["nextToken"] = next
-	}
-	awsproto.WriteJSON(w, "1.0", out)
+	return paged("events", list, in.page)
 }
 
 var terminalStatus = map[string]string{

@@ -21,6 +21,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws/arn"
 	"github.com/platform/eks-connector-registrar/localcloud/awsproto"
 	"github.com/platform/eks-connector-registrar/localcloud/clock"
 )
@@ -128,13 +129,13 @@ func (s *Store) CreateQueue(name string) string {
 	return s.createLocked(name, nil).arn
 }
 
-func (s *Store) byArn(arn string) (*queue, bool) {
-	i := strings.LastIndex(arn, ":")
-	if i < 0 || !strings.HasPrefix(arn, "arn:") {
+func (s *Store) byArn(queueArn string) (*queue, bool) {
+	a, err := arn.Parse(queueArn)
+	if err != nil {
 		return nil, false
 	}
-	q, ok := s.queues[arn[i+1:]]
-	if ok && q.arn != arn {
+	q, ok := s.queues[a.Resource]
+	if ok && q.arn != queueArn {
 		return nil, false
 	}
 	return q, ok
@@ -336,7 +337,6 @@ var jsonService = &awsproto.JSONService[*Store]{
 		"DeleteQueue":        (*Store).opDeleteQueue,
 		"SetQueueAttributes": (*Store).opSetQueueAttributes,
 		"ListQueues":         (*Store).opListQueues,
-		"PurgeQueue":         (*Store).opPurgeQueue,
 	},
 }
 
@@ -733,19 +733,6 @@ func (s *Store) opSetQueueAttributes(c *awsproto.Call, body []byte) (any, *awspr
 				q.attrs[k] = v
 			}
 		}
-		return struct{}{}, nil
-	})
-}
-
-func (s *Store) opPurgeQueue(c *awsproto.Call, body []byte) (any, *awsproto.Error) {
-	var in struct {
-		QueueUrl string `json:"QueueUrl"`
-	}
-	if e := decode(body, &in); e != nil {
-		return nil, e
-	}
-	return s.onQueue(c, in.QueueUrl, "sqs:PurgeQueue", func(q *queue) (any, *awsproto.Error) {
-		q.msgs = nil
 		return struct{}{}, nil
 	})
 }
