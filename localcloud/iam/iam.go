@@ -61,6 +61,7 @@ type role struct {
 	inline              map[string]string
 	attached            []string // managed policy ARNs (AttachRolePolicy; a service-linked role's own)
 	serviceLinked       bool
+	createdBy           string
 }
 
 // Store is IAM's state.
@@ -105,6 +106,10 @@ type RoleSnapshot struct {
 	MaxSessionDuration  int
 	Tags                map[string]string
 	ServiceLinked       bool
+	// CreatedBy is the Principal.Name of the caller whose request created
+	// the role ("admin" for a test's own); "" when the cloud created it
+	// (the template's roles, a service-linked role EKS created on use).
+	CreatedBy string
 }
 
 // Role returns a snapshot of the role of that name (case-insensitive).
@@ -121,6 +126,7 @@ func (s *Store) Role(name string) (RoleSnapshot, bool) {
 		AttachedPolicies:    append([]string(nil), r.attached...),
 		PermissionsBoundary: r.boundary, Description: r.description,
 		MaxSessionDuration: r.maxSession, Tags: tagMap(r.tags), ServiceLinked: r.serviceLinked,
+		CreatedBy: r.createdBy,
 	}
 	for k, v := range r.inline {
 		snap.InlinePolicies[k] = v
@@ -611,6 +617,9 @@ func (s *Store) createServiceLinkedRole(c *awsproto.Call, f url.Values) (any, *a
 	}
 	slr.roleName = name
 	r := s.createServiceLinkedLocked(service, slr, desc)
+	if c.Principal != nil {
+		r.createdBy = c.Principal.Name
+	}
 	return roleResult{r.xml(viewCreate)}, nil
 }
 
@@ -686,6 +695,9 @@ func (s *Store) createRole(c *awsproto.Call, f url.Values) (any, *awsproto.Error
 		name: name, path: path, id: s.newRoleIDLocked(name), arn: arn, created: now, trustChanged: now,
 		trust: trust, description: desc, maxSession: maxSession, boundary: boundary, tags: tags,
 		inline: map[string]string{},
+	}
+	if c.Principal != nil {
+		r.createdBy = c.Principal.Name
 	}
 	s.roles[strings.ToLower(name)] = r
 	return roleResult{r.xml(viewCreate)}, nil
