@@ -20,7 +20,7 @@ GO_LAMBDA_BUILD = CGO_ENABLED=0 GOOS=$(GOOS) GOARCH=$(GOARCH) $(GO) build $(GO_L
 FUNCTIONS := TriggerFunction EnsureRolesFunction CheckClusterFunction RegisterClusterFunction \
 	CheckActivationFunction CompleteRegistrationFunction CleanupFunction
 
-.PHONY: all build test cfn-lint run invoke tools deploy bench fmt vet readme diagram check-artifacts-dir host-bootstraps $(addprefix build-,$(FUNCTIONS))
+.PHONY: all build test cfn-lint run invoke tools deploy bench fmt vet readme diagram reliability check-artifacts-dir host-bootstraps $(addprefix build-,$(FUNCTIONS))
 
 all: build
 
@@ -165,6 +165,12 @@ bench:
 # (-count=1: a cached result would skip the write).
 readme:
 	$(GO) test -count=1 ./e2e/ -update-readme
+
+# The reliability suites in full (e2e: faultsweep_test.go, badinput_test.go,
+# manyclusters_test.go): every scenario of the fault sweep with every seed
+# (make test runs a few cells). Seeded, so a run repeats.
+reliability:
+	RELIABILITY=full $(GO) test -count=1 -v -run '^(TestFaultSweep|TestBadInputAtVolume|TestHundredClustersRegisterConcurrently|TestTwelveClustersAgainstAQuotaOfTen)$$' ./e2e/
 
 # Rewrite the state machine diagrams README.md and docs/statemachine.md embed
 # from statemachine/*.asl.json (localcloud/asl.Mermaid); make test fails when

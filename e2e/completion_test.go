@@ -18,6 +18,11 @@ func TestCompletionFailureKeepsTheClusterAndSaysWhatRemains(t *testing.T) {
 	e := start(t, localcloud.Options{Agent: agent.Config{Mode: agent.Connects, Delay: 2 * time.Minute}})
 	e.c.Faults.Add(awsproto.Fault{Service: "ssm", Op: "DeleteParameters", Fraction: 1, Code: "AccessDeniedException", Status: 400,
 		Message: "injected: an SCP forbids deleting parameters"})
+	// The outcome keeps the connected cluster, and the forbidden deletes
+	// leave the code and the lock: what the failure event reports.
+	e.expectLeft("cluster", "done-01", "the agent connected; finishing failed, so the cluster is kept")
+	e.expectLeft("parameter", "/eks-connector-registrar/clusters/done-01/activation-code", "an SCP forbids deleting parameters")
+	e.expectLeft("parameter", "/eks-connector-registrar/locks/done-01/lock", "an SCP forbids deleting parameters")
 	e.register("done-01", nil)
 	ex := e.waitExecution("Registration", 1)
 	if ex.Status() != "FAILED" {

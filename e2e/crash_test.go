@@ -75,6 +75,7 @@ func TestRegisterClusterCrashBeforeStoringTheCodeBehindRIE(t *testing.T) {
 		}
 	})
 	e := &env{t: t, c: c, logs: logs}
+	e.armEndChecks()
 	crashBetweenRegisterAndStore(t, e, "crash-rie-01")
 	// The emulator itself saw the runtime die.
 	if !strings.Contains(logs.String(), "Runtime exited with error: signal: killed") {

@@ -27,6 +27,13 @@ type env struct {
 	t    *testing.T
 	c    *localcloud.Cloud
 	logs *syncBuffer
+	// left is what the test declared it leaves on purpose (leakcheck_test.go);
+	// productCalls counts the calls of the project's own principals.
+	left         leftovers
+	productCalls *callRecord
+	// secretsPlanted: the test put a code somewhere on purpose, to test the
+	// secret scan itself.
+	secretsPlanted bool
 }
 
 type syncBuffer struct {
@@ -70,7 +77,9 @@ func start(t *testing.T, o localcloud.Options) *env {
 			t.Logf("function logs:\n%s", logs.String())
 		}
 	})
-	return &env{t: t, c: c, logs: logs}
+	e := &env{t: t, c: c, logs: logs}
+	e.armEndChecks()
+	return e
 }
 
 func (e *env) ctx() context.Context { return context.Background() }

@@ -129,6 +129,7 @@ func TestARegistrationWhoseLockWasTakenOverChangesNothing(t *testing.T) {
 					})
 				}
 			})
+			e.expectLeft("parameter", lockName, "the test's own lock, for a deregistration that never runs")
 			e.register(cluster, nil)
 			reg := e.waitExecution("Registration", 1)
 			mustStatus(t, reg, "FAILED")

@@ -19,6 +19,7 @@ import (
 	"unicode"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
 	"github.com/platform/eks-connector-registrar/localcloud/agent"
@@ -92,6 +93,12 @@ type Options struct {
 	// answers a key it has no record of (awsproto.UnrecognizedClient).
 	// Otherwise such a caller is an administrator.
 	DenyUnknownCredentials bool
+	// NoSDKBackoff gives in-process functions an SDK retryer that retries
+	// at once instead of after its exponential backoff; every other rule
+	// of the standard retryer (3 attempts, the retry token budget) stays.
+	// Virtual time stands still while a function runs, so the backoff
+	// would only cost real time: a fault sweep sets it.
+	NoSDKBackoff bool
 }
 
 // Cloud is a running local cloud.
@@ -376,6 +383,11 @@ func (c *Cloud) deploy(o Options) error {
 			pool, err := lambda.NewPool(f.FunctionName, f.Arn, func(sessionToken string) (lambda.Handler, error) {
 				cfg := c.configWithKey(key)
 				cfg.Credentials = credentials.NewStaticCredentialsProvider(key, "local-secret", sessionToken)
+				if o.NoSDKBackoff {
+					cfg.Retryer = func() aws.Retryer {
+						return retry.NewStandard(func(so *retry.StandardOptions) { so.Backoff = noBackoff{} })
+					}
+				}
 				return factory(cfg, func(k string) string { return env[k] }, c.Clock.Now)
 			})
 			if err != nil {
@@ -580,3 +592,8 @@ func (c *Cloud) iamRole(roleArn string) (*awsproto.Principal, bool) {
 	c.Policies.SetPolicies(snap.Name, ps)
 	return &awsproto.Principal{Name: snap.Name, ARN: snap.ARN}, true
 }
+
+// noBackoff retries at once (Options.NoSDKBackoff).
+type noBackoff struct{}
+
+func (noBackoff) BackoffDelay(int, error) (time.Duration, error) { return 0, nil }

@@ -106,11 +106,20 @@ func (r *Rejection) Message() string {
 // returned to Lambda (a bad event is answered, not retried).
 func (r *Rejection) Error() string { return r.Message() }
 
+// reject builds a Rejection. The field, the value and every string argument
+// of the rule are clipped: they quote the event, which may be up to
+// PutEvents' 256 KB, and the rejection itself must fit in an event (its
+// value and message) and a log line.
 func reject(field, value, rule string, args ...any) *Rejection {
+	for i, a := range args {
+		if s, ok := a.(string); ok {
+			args[i] = clip(s)
+		}
+	}
 	if len(args) > 0 {
 		rule = fmt.Sprintf(rule, args...)
 	}
-	return &Rejection{Field: field, Value: value, Rule: rule}
+	return &Rejection{Field: clip(field), Value: clip(value), Rule: rule}
 }
 
 var (

@@ -47,6 +47,9 @@ type Config struct {
 	LostAfter time.Duration // for ConnectsThenLost; default 10 minutes
 	// OnlyCluster, when set, limits the agent to that cluster.
 	OnlyCluster string
+	// DelayFor, when set, gives each cluster its own Delay (agents
+	// installed at spread times).
+	DelayFor func(cluster string) time.Duration
 }
 
 // Registrar is the SSM side the agent talks to: the stand-in for the
@@ -175,7 +178,11 @@ func (a *Agent) Pending() bool {
 func (a *Agent) install(ev ActivationReady) {
 	defer a.done()
 	ctx := context.Background()
-	if err := clock.Sleep(ctx, a.clk, a.cfg.Delay); err != nil {
+	delay := a.cfg.Delay
+	if a.cfg.DelayFor != nil {
+		delay = a.cfg.DelayFor(ev.ClusterName)
+	}
+	if err := clock.Sleep(ctx, a.clk, delay); err != nil {
 		return
 	}
 	// What the install command does: read the code from SSM.

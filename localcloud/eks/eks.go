@@ -118,6 +118,8 @@ type cluster struct {
 	deregistered time.Time // zero until DeregisterCluster
 
 	version string // managed clusters
+
+	createdBy string // the principal whose request created it (Principal.Name); "" from the Go API
 }
 
 type tokenRecord struct {
@@ -179,6 +181,31 @@ func (s *Store) RegisterCalls() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.registerCalls
+}
+
+// ClusterInfo is what a test's leak check needs to know about a cluster.
+type ClusterInfo struct {
+	Name, Status string
+	// CreatedBy is the principal (Principal.Name) whose RegisterCluster
+	// created it: "admin" for a test's own, a role's logical id for the
+	// project's; "" for a managed cluster added through the Go API.
+	CreatedBy    string
+	Connector    bool
+	ActivationID string
+}
+
+// Clusters lists every cluster that exists (DELETING ones included), by name.
+func (s *Store) Clusters() []ClusterInfo {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.sweepLocked()
+	var out []ClusterInfo
+	for _, n := range s.sortedNamesLocked(true) {
+		c := s.clusters[n]
+		out = append(out, ClusterInfo{Name: n, Status: s.statusLocked(c), CreatedBy: c.createdBy,
+			Connector: c.connector, ActivationID: c.activationID})
+	}
+	return out
 }
 
 // ClusterStatus returns the status DescribeCluster would show.
@@ -533,6 +560,9 @@ func (s *Store) registerCluster(c *awsproto.Call, r *http.Request) (any, *awspro
 	cl := &cluster{
 		name: name, arn: arn, created: now, tags: map[string]string{},
 		connector: true, provider: provider, roleArn: roleArn, expiry: now.Add(ActivationLifetime),
+	}
+	if c.Principal != nil {
+		cl.createdBy = c.Principal.Name
 	}
 	for k, v := range req.Tags {
 		cl.tags[k] = v

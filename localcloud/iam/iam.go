@@ -54,6 +54,7 @@ type role struct {
 	inline              map[string]string
 	attached            []string // managed policy ARNs (AttachRolePolicy; a service-linked role's own)
 	serviceLinked       bool
+	createdBy           string
 }
 
 // Store is IAM's state.
@@ -98,6 +99,10 @@ type RoleSnapshot struct {
 	MaxSessionDuration  int
 	Tags                map[string]string
 	ServiceLinked       bool
+	// CreatedBy is the Principal.Name of the caller whose request created
+	// the role ("admin" for a test's own); "" when the cloud created it
+	// (the template's roles, a service-linked role EKS created on use).
+	CreatedBy string
 }
 
 // Role returns a snapshot of the role of that name (case-insensitive).
@@ -114,6 +119,7 @@ func (s *Store) Role(name string) (RoleSnapshot, bool) {
 		AttachedPolicies:    append([]string(nil), r.attached...),
 		PermissionsBoundary: r.boundary, Description: r.description,
 		MaxSessionDuration: r.maxSession, Tags: tagMap(r.tags), ServiceLinked: r.serviceLinked,
+		CreatedBy: r.createdBy,
 	}
 	for k, v := range r.inline {
 		snap.InlinePolicies[k] = v

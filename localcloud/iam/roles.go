@@ -53,6 +53,9 @@ func (s *Store) createServiceLinkedRole(c *awsproto.Call, f url.Values) (any, *a
 	}
 	slr.roleName = name
 	r := s.createServiceLinkedLocked(service, slr, desc)
+	if c.Principal != nil {
+		r.createdBy = c.Principal.Name
+	}
 	return roleResult{r.xml(viewCreate)}, nil
 }
 
@@ -128,6 +131,9 @@ func (s *Store) createRole(c *awsproto.Call, f url.Values) (any, *awsproto.Error
 		name: name, path: path, id: s.newRoleIDLocked(name), arn: arn, created: now, trustChanged: now,
 		trust: trust, description: desc, maxSession: maxSession, boundary: boundary, tags: tags,
 		inline: map[string]string{},
+	}
+	if c.Principal != nil {
+		r.createdBy = c.Principal.Name
 	}
 	s.roles[strings.ToLower(name)] = r
 	return roleResult{r.xml(viewCreate)}, nil

@@ -213,6 +213,9 @@ type Invocation struct {
 	Start     time.Time
 	ErrorType string // "" on success
 	Message   string
+	// Response is what the invocation returned to its caller (the payload,
+	// or nothing on an error): a test searches it for secrets.
+	Response []byte
 }
 
 // Config configures the Lambda emulation.
@@ -385,7 +388,7 @@ func (s *Store) InvokeSync(ctx context.Context, f *Function, payload []byte, inv
 	}
 	// Logged after the response check, so the log's errors match what the
 	// caller saw (the Errors metric counts an invalid response too).
-	inv := Invocation{Function: f.Name, Type: invType, Attempt: attempt, Start: start}
+	inv := Invocation{Function: f.Name, Type: invType, Attempt: attempt, Start: start, Response: out}
 	if ferr != nil {
 		inv.ErrorType, inv.Message = ferr.Type, ferr.Message
 	}

@@ -215,6 +215,18 @@ func (s *Store) setPolicyLocked(q *queue, name, doc string) *awsproto.Error {
 	return nil
 }
 
+// QueueArns lists every queue's ARN, sorted.
+func (s *Store) QueueArns() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	for _, q := range s.queues {
+		out = append(out, q.arn)
+	}
+	sort.Strings(out)
+	return out
+}
+
 // Messages lists the bodies of a queue's messages (visible or in flight), in order.
 func (s *Store) Messages(queueArn string) []string {
 	s.mu.Lock()

@@ -176,6 +176,38 @@ func (s *Store) Instances() []string {
 	return slices.Sorted(maps.Keys(s.instances))
 }
 
+// ActivationInfo describes an activation that exists (not deleted).
+type ActivationInfo struct {
+	ID, DefaultInstanceName string
+	Expiry                  time.Time
+	Expired                 bool // on the store's clock
+}
+
+// Activations lists the activations that exist (not deleted), by id.
+func (s *Store) Activations() []ActivationInfo {
+	now := s.cfg.Clock.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []ActivationInfo
+	for _, id := range slices.Sorted(maps.Keys(s.activations)) {
+		a := s.activations[id]
+		out = append(out, ActivationInfo{ID: id, DefaultInstanceName: a.defaultInstanceName, Expiry: a.expiry, Expired: !now.Before(a.expiry)})
+	}
+	return out
+}
+
+// InstanceActivations maps each registered managed instance to the
+// activation it registered with.
+func (s *Store) InstanceActivations() map[string]string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := map[string]string{}
+	for id, in := range s.instances {
+		out[id] = in.activationID
+	}
+	return out
+}
+
 // ActivationIDs lists the activations that exist (not deleted), sorted.
 func (s *Store) ActivationIDs() []string {
 	s.mu.Lock()
