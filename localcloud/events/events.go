@@ -321,8 +321,10 @@ func validateTarget(t *Target) *awsproto.Error {
 			return validation("1 validation error detected: Value '%d' at 'targets.1.member.retryPolicy.maximumEventAgeInSeconds' failed to satisfy constraint: Member must have value between 60 and 86400", rp.MaximumEventAgeInSeconds)
 		}
 	}
-	if t.DeadLetterArn != "" && !strings.HasPrefix(t.DeadLetterArn, "arn:aws:sqs:") {
-		return validation("The dead-letter queue must be an SQS queue ARN.")
+	if t.DeadLetterArn != "" {
+		if a, err := arn.Parse(t.DeadLetterArn); err != nil || a.Service != "sqs" || a.Resource == "" {
+			return validation("The dead-letter queue must be an SQS queue ARN.")
+		}
 	}
 	return nil
 }
