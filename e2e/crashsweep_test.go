@@ -98,6 +98,7 @@ func runCrashCell(t *testing.T, b crashBase, p *crashPoint, before bool) (end st
 		writes = append(writes, crashPoint{c.Principal.Name, c.Service, c.Op, seen[k]})
 	})
 	if p != nil {
+		e.countCase("crashsweep")
 		e.c.Faults.Add(awsproto.Fault{Caller: p.caller, Service: p.service, Op: p.op, Skip: p.n - 1, FirstN: 1,
 			KillCaller: before, KillCallerAfter: !before})
 	}

@@ -173,6 +173,7 @@ func runSweepCell(t *testing.T, sc sweepScenario, seed uint64) sweepResult {
 	e := start(t, o)
 	if seed != 0 {
 		injectSweepFaults(e, sweepRate)
+		e.countCase("faultsweep")
 	}
 	sc.run(e)
 	e.waitQuiet()
