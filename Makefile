@@ -167,10 +167,12 @@ readme:
 	$(GO) test -count=1 ./e2e/ -update-readme
 
 # The reliability suites in full (e2e: faultsweep_test.go, badinput_test.go,
-# manyclusters_test.go): every scenario of the fault sweep with every seed
-# (make test runs a few cells). Seeded, so a run repeats.
+# manyclusters_test.go, crashsweep_test.go): every scenario of the fault sweep
+# with every seed, a crash after (and before) each write of every base
+# scenario (make test runs a few cells). Seeded, so a run repeats; it rewrites
+# README.md's Reliability table when every test passed.
 reliability:
-	RELIABILITY=full $(GO) test -count=1 -v -run '^(TestFaultSweep|TestBadInputAtVolume|TestHundredClustersRegisterConcurrently|TestTwelveClustersAgainstAQuotaOfTen)$$' ./e2e/
+	RELIABILITY=full $(GO) test -count=1 -v -run '^(TestFaultSweep|TestBadInputAtVolume|TestHundredClustersRegisterConcurrently|TestTwelveClustersAgainstAQuotaOfTen|TestCrashAfterEachWrite)$$' ./e2e/ -update-reliability
 
 # Rewrite the state machine diagrams README.md and docs/statemachine.md embed
 # from statemachine/*.asl.json (localcloud/asl.Mermaid); make test fails when

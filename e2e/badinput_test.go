@@ -46,6 +46,7 @@ func runBadInput(t *testing.T, seed uint64, n int) badInputResult {
 	eb := eventbridge.NewFromConfig(e.c.ConfigFor("operator"))
 	byID := map[string]badevents.Case{}
 	res := badInputResult{cases: len(cases)}
+	e.onEnd(func(leaks int) { recordReliability("badinput", res.cases, res.held, res.leaks+leaks) })
 
 	// Batches of up to 10 entries within PutEvents' 256 KB; an oversized
 	// detail goes alone.

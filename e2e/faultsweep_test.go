@@ -9,6 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	sfnsdk "github.com/aws/aws-sdk-go-v2/service/sfn"
+
 	"github.com/platform/eks-connector-registrar/localcloud"
 	"github.com/platform/eks-connector-registrar/localcloud/agent"
 	"github.com/platform/eks-connector-registrar/localcloud/awsproto"
@@ -26,7 +29,7 @@ const sweepRate = 0.30
 var sweepSeeds = []uint64{1, 2, 3, 4, 5}
 
 // sweepDefault are the cells `make test` runs: scenario name -> seeds.
-var sweepDefault = map[string][]uint64{"connects-early": {1}, "never-connects": {2}, "deregistration-while-waiting": {3}}
+var sweepDefault = map[string][]uint64{"connects-early": {1}, "never-connects": {2}, "deregistration-while-waiting": {3}, "pending-ours": {4}}
 
 func fullSweep() bool { return os.Getenv("RELIABILITY") == "full" }
 
@@ -58,6 +61,28 @@ func sweepScenarios() []sweepScenario {
 		{"already-active", connects(time.Minute), func(e *env) {
 			e.register("fs-01", nil)
 			e.waitExecution("Registration", 1)
+			e.register("fs-01", nil)
+		}},
+		// A registration of ours left PENDING by an execution that was
+		// stopped (no Catch ran, and the status-change event that would
+		// compensate it is not delivered): the next request resumes it.
+		{"pending-ours", connects(10 * time.Minute), func(e *env) {
+			disableRule(e.t, e, "RegistrationEnded")
+			release := e.freeze()
+			defer release()
+			e.register("fs-01", nil)
+			for i := 0; i < 60; i++ { // the code stored: the registration is PENDING and ours
+				if _, _, ok := e.c.SSM.Parameter("/eks-connector-registrar/clusters/fs-01/activation-code"); ok {
+					break
+				}
+				e.sleep(30 * time.Second)
+			}
+			first := e.executions("Registration")[0]
+			if _, err := sfnsdk.NewFromConfig(e.c.ConfigFor("operator")).StopExecution(e.ctx(), &sfnsdk.StopExecutionInput{
+				ExecutionArn: aws.String(first.Arn), Error: aws.String("OperatorStopped"), Cause: aws.String("stopped by hand"),
+			}); err != nil {
+				e.t.Fatalf("StopExecution: %v", err)
+			}
 			e.register("fs-01", nil)
 		}},
 		{"pending-someone-elses", localcloud.Options{Agent: agent.Config{Mode: agent.NeverConnects}}, func(e *env) {
@@ -173,6 +198,7 @@ func runSweepCell(t *testing.T, sc sweepScenario, seed uint64) sweepResult {
 	e := start(t, o)
 	if seed != 0 {
 		injectSweepFaults(e, sweepRate)
+		e.countCase("faultsweep")
 	}
 	sc.run(e)
 	e.waitQuiet()

@@ -34,6 +34,8 @@ type env struct {
 	// secretsPlanted: the test put a code somewhere on purpose, to test the
 	// secret scan itself.
 	secretsPlanted bool
+	// endHooks run after the end checks, told how many leaks were found.
+	endHooks []func(leaks int)
 }
 
 type syncBuffer struct {

@@ -27,9 +27,16 @@ func (e *env) armEndChecks() {
 	e.onCall(func(call *awsproto.Call, _ int) { e.productCalls.add(call) })
 	e.t.Cleanup(func() {
 		e.scanSecrets()
-		e.checkLeaks()
+		leaks := e.checkLeaks()
+		for _, f := range e.endHooks {
+			f(leaks)
+		}
 	})
 }
+
+// onEnd runs f after the end checks, with the number of leaks found (the
+// Reliability table counts them).
+func (e *env) onEnd(f func(leaks int)) { e.endHooks = append(e.endHooks, f) }
 
 // Outcome events of this project that end a cluster's story: the last one of
 // a cluster decides what may be left of it.
@@ -224,16 +231,18 @@ func clusterOf(parts []string) string {
 
 // checkLeaks fails the test for everything left that its outcome did not
 // intend. A test that already failed is not judged (what it left says
-// nothing new).
-func (e *env) checkLeaks() {
+// nothing new). It returns the number of leaks it found.
+func (e *env) checkLeaks() int {
 	t := e.t
 	t.Helper()
 	if t.Failed() || t.Skipped() {
-		return
+		return 0
 	}
-	for _, l := range e.leaks() {
+	leaks := e.leaks()
+	for _, l := range leaks {
 		t.Errorf("leak check: %s", l)
 	}
+	return len(leaks)
 }
 
 // secretHaystacks is every place an activation code must never reach:

@@ -23,6 +23,22 @@ func TestMain(m *testing.M) {
 	// Every answer of every cloud this binary started was checked against
 	// the AWS models; a violation no test's CheckWire caught fails the run.
 	code := awsproto.WireExitCode(m.Run())
+	if *updateReliability || os.Getenv("UPDATE_RELIABILITY") == "1" {
+		switch {
+		case code != 0:
+			fmt.Fprintln(os.Stderr, "reliability: README.md not updated: a test failed")
+		case !fullSweep():
+			fmt.Fprintln(os.Stderr, "reliability: README.md not updated: RELIABILITY=full is not set (run `make reliability`)")
+			code = 1
+		default:
+			if err := writeReliabilityTable(); err != nil {
+				fmt.Fprintf(os.Stderr, "reliability: README.md not updated: %v\n", err)
+				code = 1
+			} else {
+				fmt.Println("README.md: Reliability table updated")
+			}
+		}
+	}
 	if code != 0 {
 		if update {
 			fmt.Fprintln(os.Stderr, "least privilege: README.md not updated: a test failed")

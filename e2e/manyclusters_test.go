@@ -97,6 +97,7 @@ func TestHundredClustersRegisterConcurrently(t *testing.T) {
 	if got := len(e.eventsOf("Cluster Registered")); got != n {
 		t.Errorf("%d Cluster Registered events, want %d", got, n)
 	}
+	e.onEnd(func(leaks int) { recordReliability("manyclusters", n, r.registered, leaks) })
 	t.Logf("%d clusters: %s real time, %d AWS calls, %.0f calls/s served", n, r.wall.Round(time.Millisecond), r.calls,
 		float64(r.calls)/r.wall.Seconds())
 }
@@ -119,4 +120,5 @@ func TestTwelveClustersAgainstAQuotaOfTen(t *testing.T) {
 	if quota != 2 {
 		t.Errorf("%d failure events name the \"Registered clusters\" quota, want 2", quota)
 	}
+	e.onEnd(func(leaks int) { recordReliability("quota", r.clusters, r.registered+quota, leaks) })
 }

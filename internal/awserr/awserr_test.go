@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strings"
 	"syscall"
 	"testing"
 
@@ -94,5 +95,25 @@ func TestIsTransient(t *testing.T) {
 				t.Errorf("Step(%v) does not wrap it", tt.err)
 			}
 		})
+	}
+}
+
+// A call the SDK did not retry because its retry budget ran out is a
+// TransientAWSError (the state machine retries it), and its message says why
+// the function did not retry it itself.
+func TestStepNamesAnExhaustedRetryBudget(t *testing.T) {
+	quota := &smithy.OperationError{ServiceID: "EKS", OperationName: "DescribeCluster",
+		Err: fmt.Errorf("failed to get rate limit token: %w", ratelimit.QuotaExceededError{Available: 0, Requested: 14})}
+	err := awserr.Step("eks:DescribeCluster", quota)
+	var te awserr.TransientAWSError
+	if !errors.As(err, &te) {
+		t.Fatalf("Step gave %T (%v), want TransientAWSError", err, err)
+	}
+	if want := "retry budget of this execution environment is used up"; !strings.Contains(te.Message, want) {
+		t.Errorf("message %q does not say %q", te.Message, want)
+	}
+	plain := awserr.Step("eks:DescribeCluster", &smithy.OperationError{Err: &smithy.GenericAPIError{Code: "ThrottlingException", Message: "Rate exceeded"}})
+	if errors.As(plain, &te) && strings.Contains(te.Message, "retry budget") {
+		t.Errorf("a throttled call's message %q speaks of the retry budget", te.Message)
 	}
 }

@@ -1,8 +1,11 @@
 package awserr
 
 import (
+	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
 )
 
 // EKS error codes the step handlers react to, beyond those in awserr.go.
@@ -63,7 +66,13 @@ func Step(op string, err error) error {
 		return nil
 	}
 	if IsTransient(err) {
-		return TransientAWSError{Operation: op, Code: Code(err), Message: Message(err), Err: err}
+		msg := Message(err)
+		var qe ratelimit.QuotaExceededError
+		if errors.As(err, &qe) {
+			// The answer alone would hide why the SDK did not retry it.
+			msg += " (not retried in the function: the AWS SDK's client-side retry budget of this execution environment is used up)"
+		}
+		return TransientAWSError{Operation: op, Code: Code(err), Message: msg, Err: err}
 	}
 	return AWSCallFailed{Operation: op, Code: Code(err), Message: Message(err), Err: err}
 }

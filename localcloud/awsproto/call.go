@@ -109,6 +109,9 @@ type Call struct {
 
 	authz  Authorizer
 	faults *Faults
+	// killAfter: a KillCallerAfter fault selected this call. It is served;
+	// its answer is dropped and its caller's sandbox ended (serve).
+	killAfter bool
 }
 
 // Partition is the ARN partition the local cloud serves.
@@ -123,10 +126,11 @@ func (c *Call) Begin(op string) *Error {
 	if c.faults == nil {
 		return nil
 	}
-	e, kill := c.faults.apply(c)
+	e, kill, killAfter := c.faults.apply(c)
 	if kill {
 		c.faults.killCaller(c)
 	}
+	c.killAfter = killAfter
 	return e
 }
 
@@ -186,6 +190,15 @@ type Fault struct {
 	// gone (sandbox.go). Only calls from an execution environment (signed
 	// with its session token) match; Code is not used.
 	KillCaller bool
+	// KillCallerAfter is KillCaller a moment later: the selected call is
+	// served (what it writes is written) and then, before its answer
+	// leaves, the caller's execution environment is ended, as a crash of
+	// the function right after the call took effect would. The answer is
+	// dropped with the connection.
+	KillCallerAfter bool
+	// Skip lets the first Skip matching calls through before FirstN and
+	// Fraction apply: {Skip: 2, FirstN: 1} selects the third call only.
+	Skip int
 
 	seen int
 }
@@ -237,7 +250,7 @@ func (f *Faults) InjectedCount(service, op string) int {
 	return f.Injected[service+":"+op]
 }
 
-func (f *Faults) apply(c *Call) (fail *Error, kill bool) {
+func (f *Faults) apply(c *Call) (fail *Error, kill, killAfter bool) {
 	service, op := c.Service, c.Op
 	f.mu.Lock()
 	var latency time.Duration
@@ -247,14 +260,22 @@ func (f *Faults) apply(c *Call) (fail *Error, kill bool) {
 			continue
 		}
 		latency += ft.Latency
-		if fail != nil || kill || (ft.Code == "" && !ft.KillCaller) || (ft.KillCaller && c.SessionToken == "") {
+		kills := ft.KillCaller || ft.KillCallerAfter
+		if fail != nil || kill || killAfter || (ft.Code == "" && !kills) || (kills && c.SessionToken == "") {
 			continue
 		}
 		ft.seen++
-		if (ft.FirstN > 0 && ft.seen <= ft.FirstN) || (ft.Fraction > 0 && f.rng.Float64() < ft.Fraction) {
-			if ft.KillCaller {
+		if ft.seen <= ft.Skip {
+			continue
+		}
+		n := ft.seen - ft.Skip
+		if (ft.FirstN > 0 && n <= ft.FirstN) || (ft.Fraction > 0 && f.rng.Float64() < ft.Fraction) {
+			switch {
+			case ft.KillCaller:
 				kill = true
-			} else {
+			case ft.KillCallerAfter:
+				killAfter = true
+			default:
 				fail = &Error{Code: ft.Code, Status: ft.Status, Message: ft.Message, RetryAfterMillis: ft.RetryAfterMillis}
 			}
 			f.Injected[service+":"+op]++
@@ -269,7 +290,7 @@ func (f *Faults) apply(c *Call) (fail *Error, kill bool) {
 			t.Stop()
 		}
 	}
-	return fail, kill
+	return fail, kill, killAfter
 }
 
 // ---------------------------------------------------------------------------
@@ -423,8 +444,13 @@ func (rt *Router) serve(w http.ResponseWriter, r *http.Request, seen *Call) {
 	rt.Faults.dropIfDead(c)
 	w.Header().Set("x-amzn-RequestId", c.RequestID)
 	defer func() { seen.Op = c.Op }()
+	// A KillCallerAfter call's answer never leaves: the writer drops it.
+	w = &answerDropper{ResponseWriter: w, c: c}
 	if rt.OnCall == nil && rt.OnAnswer == nil {
 		svc.ServeAWS(w, r, c)
+		if c.killAfter {
+			c.faults.killCaller(c)
+		}
 		return
 	}
 	sw := &statusWriter{ResponseWriter: w, capture: rt.OnAnswer != nil}
@@ -435,6 +461,29 @@ func (rt *Router) serve(w http.ResponseWriter, r *http.Request, seen *Call) {
 	if rt.OnAnswer != nil {
 		rt.OnAnswer(c, sw.status, sw.body)
 	}
+	if c.killAfter {
+		c.faults.killCaller(c)
+	}
+}
+
+// answerDropper passes an answer through unless its call was selected by a
+// KillCallerAfter fault (which Begin decides before anything is written).
+type answerDropper struct {
+	http.ResponseWriter
+	c *Call
+}
+
+func (d *answerDropper) WriteHeader(code int) {
+	if !d.c.killAfter {
+		d.ResponseWriter.WriteHeader(code)
+	}
+}
+
+func (d *answerDropper) Write(b []byte) (int, error) {
+	if d.c.killAfter {
+		return len(b), nil
+	}
+	return d.ResponseWriter.Write(b)
 }
 
 // UnrecognizedClient is AWS's answer to a request signed with an access key

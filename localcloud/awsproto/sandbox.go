@@ -5,7 +5,8 @@ import "net/http"
 // Crashes: a KillCaller fault ends the Lambda execution environment (the
 // sandbox) that made the matching call, at the instant the call arrives and
 // before it is served, as if the function's process had died there (killed,
-// out of memory). The caller is known by the session token its credentials
+// out of memory). A KillCallerAfter fault ends it a moment later: the call is
+// served, and the process dies before the answer reaches it. The caller is known by the session token its credentials
 // carry: Lambda gives every execution environment session credentials of the
 // function's role, and the local Lambda gives each of its environments a
 // token of its own (localcloud/lambda).
