@@ -55,20 +55,30 @@ build:
 		$(MAKE) --no-print-directory "build-$$fn" ARTIFACTS_DIR="$(CURDIR)/$(LOCAL_BUILD_DIR)/$$fn"; \
 	done
 
-# The tests build and run host binaries; vet for the template's GOOS/GOARCH too,
-# so code that compiles only on this host fails here, not in `sam build`.
+# Every host build make test makes (the bootstraps, the test binaries, the
+# builds the tests run, vet, aws-lambda-rie) uses the bootstraps' own flags
+# through the environment, so each package, the AWS SDK above all, is compiled
+# once for this host, not once per flag set (BENCHMARKS.md, "The suite").
+# go vet ./... runs every analyzer on every package, test files included (a
+# superset of the ones go test runs, hence -vet=off); scripts/typecheck
+# type-checks the production code and all it imports for the template's
+# GOOS/GOARCH, so code that compiles only on this host fails here, not in
+# `sam build`, without compiling the SDK for arm64 as well.
 #
 # Every test world has one clock, which starts at LOCALCLOUD_START
 # (localcloud/clock): the real now for the whole suite, then ten years ahead
 # and a year back for the packages whose worlds carry dates. A test that
-# passes on one date and fails on another is a defect.
+# passes on one date and fails on another is a defect. The two reruns reuse
+# the compiled packages: they only link and run.
 DATED_PACKAGES := ./internal/lock/... ./internal/trigger/... ./internal/cleanup/... \
 	./localcloud ./e2e/... ./cmd/localcloud/...
+HOST_FLAGS = CGO_ENABLED=0 GOFLAGS="$(strip $(shell $(GO) env GOFLAGS) -trimpath -tags=lambda.norpc)"
 test: tools host-bootstraps cfn-lint
-	GOOS=$(GOOS) GOARCH=$(GOARCH) $(GO) vet ./functions/... ./internal/...
-	LOCALCLOUD_START=now $(GO) test ./...
-	LOCALCLOUD_START=+10y $(GO) test $(DATED_PACKAGES)
-	LOCALCLOUD_START=-1y $(GO) test $(DATED_PACKAGES)
+	$(HOST_FLAGS) $(GO) vet ./...
+	$(HOST_FLAGS) $(GO) run ./scripts/typecheck -goos $(GOOS) -goarch $(GOARCH) ./functions/... ./internal/...
+	LOCALCLOUD_START=now $(HOST_FLAGS) $(GO) test -vet=off ./...
+	LOCALCLOUD_START=+10y $(HOST_FLAGS) $(GO) test -vet=off $(DATED_PACKAGES)
+	LOCALCLOUD_START=-1y $(HOST_FLAGS) $(GO) test -vet=off $(DATED_PACKAGES)
 
 # cfn-lint (with the SAM translator) on template.yaml: zero errors and zero
 # warnings (.cfnlintrc says what is ignored, and why). Without cfn-lint,
@@ -93,7 +103,7 @@ cfn-lint:
 # instead of each compiling the SDK with these flags at the same time.
 host-bootstraps:
 	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
-		CGO_ENABLED=0 GOOS=$(HOST_GOOS) GOARCH=$(HOST_GOARCH) $(GO) build $(GO_LAMBDA_FLAGS) -o "$$tmp/" ./functions/...
+		$(HOST_FLAGS) GOOS=$(HOST_GOOS) GOARCH=$(HOST_GOARCH) $(GO) build $(GO_LAMBDA_FLAGS) -o "$$tmp/" ./functions/...
 
 # The whole workflow on the embedded local cloud. SCENARIO is the simulated
 # agent's behaviour: connects, never-connects, wrong-code, after-expiry,
@@ -146,7 +156,7 @@ RIE_STAMP := $(CURDIR)/bin/.aws-lambda-rie-$(RIE_VERSION)
 tools: node_modules/.bin/asl-validator
 	@test -x "$(RIE)" -a -f "$(RIE_STAMP)" || { \
 		echo "installing aws-lambda-rie@$(RIE_VERSION) into bin/" >&2; \
-		GOBIN="$(CURDIR)/bin" $(GO) install github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@$(RIE_VERSION) && \
+		$(HOST_FLAGS) GOBIN="$(CURDIR)/bin" $(GO) install github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@$(RIE_VERSION) && \
 		rm -f "$(CURDIR)"/bin/.aws-lambda-rie-* && touch "$(RIE_STAMP)"; }
 
 # Pinned Node tools (package-lock.json); reinstalled when the lockfile changes.
