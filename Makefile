@@ -20,7 +20,7 @@ GO_LAMBDA_BUILD = CGO_ENABLED=0 GOOS=$(GOOS) GOARCH=$(GOARCH) $(GO) build $(GO_L
 FUNCTIONS := TriggerFunction EnsureRolesFunction CheckClusterFunction RegisterClusterFunction \
 	CheckActivationFunction CompleteRegistrationFunction CleanupFunction
 
-.PHONY: all build test cfn-lint run invoke tools deploy bench fmt vet readme diagram check-artifacts-dir host-bootstraps $(addprefix build-,$(FUNCTIONS))
+.PHONY: all build test test-vet test-typecheck cfn-lint run invoke tools deploy bench fmt vet readme diagram check-artifacts-dir $(addprefix build-,$(FUNCTIONS))
 
 all: build
 
@@ -62,34 +62,40 @@ build:
 		$(MAKE) --no-print-directory "build-$$fn" ARTIFACTS_DIR="$(CURDIR)/$(LOCAL_BUILD_DIR)/$$fn"; \
 	done
 
-# Every host build make test makes (the bootstraps, the test binaries, the
-# builds the tests run, vet, aws-lambda-rie) uses the bootstraps' own flags
-# through the environment, so each package, the AWS SDK above all, is compiled
-# once for this host, not once per flag set (BENCHMARKS.md, "The suite").
+# Every host build make test makes (the test binaries, the bootstraps the
+# tests build through build-<LogicalId>, vet, aws-lambda-rie) uses the
+# bootstraps' own flags through the environment, so each package, the AWS SDK
+# above all, is compiled once for this host, not once per flag set
+# (BENCHMARKS.md, "The local cloud and the suite").
 # go vet ./... runs every analyzer on every package, test files included (a
-# superset of the ones go test runs, hence -vet=off); scripts/typecheck
-# type-checks the production code and all it imports for the template's
-# GOOS/GOARCH, so code that compiles only on this host fails here, not in
-# `sam build`, without compiling the SDK for arm64 as well.
+# superset of the ones go test runs, hence -vet=off), and compiles what the
+# tests then only link; scripts/typecheck type-checks the production code and
+# all it imports for the template's GOOS/GOARCH, so code that compiles only on
+# this host fails here, not in `sam build`, without compiling the SDK for
+# arm64 as well.
 #
 # Every test world has one clock, which starts at LOCALCLOUD_START
 # (localcloud/clock): the real now for the whole suite, then ten years ahead
 # and a year back for the packages whose worlds carry dates. A test that
 # passes on one date and fails on another is a defect. The two reruns reuse
 # the compiled packages: they only link and run.
+#
+# What does not depend on each other runs side by side (a go build keeps two
+# cores busy only part of the time): the tools, vet, the type-check and
+# cfn-lint; then, after the suite at the real now, the two other dates.
 DATED_PACKAGES := ./internal/lock/... ./internal/trigger/... ./internal/cleanup/... \
 	./localcloud ./e2e/... ./cmd/localcloud/...
 HOST_FLAGS = CGO_ENABLED=0 GOFLAGS="$(strip $(shell $(GO) env GOFLAGS) -trimpath -tags=lambda.norpc)"
-#
-# What does not depend on each other runs side by side (a single go build
-# keeps two cores busy only part of the time): the tools, the bootstraps and
-# cfn-lint; then, after the suite at the real now, the two other dates.
 test:
-	@$(MAKE) --no-print-directory -j3 tools host-bootstraps cfn-lint
-	$(HOST_FLAGS) $(GO) vet ./...
-	$(HOST_FLAGS) $(GO) run ./scripts/typecheck -goos $(GOOS) -goarch $(GOARCH) ./functions/... ./internal/...
+	@$(MAKE) --no-print-directory -j4 tools test-vet test-typecheck cfn-lint
 	LOCALCLOUD_START=now $(HOST_FLAGS) $(GO) test -vet=off ./...
 	@$(MAKE) --no-print-directory -j2 test-at-+10y test-at--1y
+
+test-vet:
+	$(HOST_FLAGS) $(GO) vet ./...
+
+test-typecheck:
+	$(HOST_FLAGS) $(GO) run ./scripts/typecheck -goos $(GOOS) -goarch $(GOARCH) ./functions/... ./internal/...
 
 # The date-sensitive packages with the world starting at $*.
 test-at-%:
@@ -111,14 +117,6 @@ cfn-lint:
 		if [ -n "$$CI" ]; then echo "CI is set: failing, template.yaml must be linted" >&2; exit 1; fi; \
 		echo "warning: template.yaml was not linted" >&2; \
 	fi
-
-# Every function for this host, with the bootstrap flags, in one go build:
-# the tests that run real bootstraps behind aws-lambda-rie (cmd/localcloud,
-# e2e) build them again through build-<LogicalId>, and then only link,
-# instead of each compiling the SDK with these flags at the same time.
-host-bootstraps:
-	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
-		$(HOST_FLAGS) GOOS=$(HOST_GOOS) GOARCH=$(HOST_GOARCH) $(GO) build $(GO_LAMBDA_FLAGS) -o "$$tmp/" ./functions/...
 
 # The whole workflow on the embedded local cloud. SCENARIO is the simulated
 # agent's behaviour: connects, never-connects, wrong-code, after-expiry,

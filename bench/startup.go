@@ -369,8 +369,16 @@ func (r *report) startup(root string, starts, invokes int) error {
 			for k, v := range env {
 				b.env = append(b.env, k+"="+v)
 			}
-			cmd, _, err := api.start(b)
+			// A Runtime API of its own: a killed process's pending request
+			// for work must not take the next process's event.
+			papi, err := newRuntimeAPI()
 			if err != nil {
+				cl.Close()
+				return err
+			}
+			cmd, _, err := papi.start(b)
+			if err != nil {
+				papi.close()
 				cl.Close()
 				return err
 			}
@@ -379,9 +387,10 @@ func (r *report) startup(root string, starts, invokes int) error {
 				n = 1 + invokes
 			}
 			for j := 0; j < n; j++ {
-				res, err := api.invoke(event)
+				res, err := papi.invoke(event)
 				if err != nil {
 					_ = cmd.Process.Kill()
+					papi.close()
 					cl.Close()
 					return fmt.Errorf("%s: invocation %d: %w", f.id, j+1, err)
 				}
@@ -398,6 +407,7 @@ func (r *report) startup(root string, starts, invokes int) error {
 				}
 			}
 			_ = cmd.Process.Kill()
+			papi.close()
 			cl.Close()
 		}
 		fs, ws := statsOf(first), statsOf(warm)
