@@ -339,6 +339,29 @@ func (r *report) startup(root string, starts, invokes int) error {
 			float64(s.median)/float64(hs.median), ratio, ms(fl.median), r.verdict(ratio <= 1.1))
 	}
 
+	r.line("\nWhat each function initialises beyond its floor: the Go runtime's own per-package init times " +
+		"(GODEBUG=inittrace=1, median of 9 starts each) of the packages the function initialises and its floor does not. " +
+		"Init times are only part of the difference (a larger binary also costs page faults), but they name what a function " +
+		"does at start that the floor does not.\n")
+	r.line("| function | init of packages the floor does not have | the largest of them |")
+	r.line("|---|---|---|")
+	floorInit := map[string]map[string]time.Duration{}
+	for _, f := range fns {
+		fi, ok := floorInit[f.tags]
+		if !ok {
+			if fi, err = initTimes(f.floor, 9); err != nil {
+				return err
+			}
+			floorInit[f.tags] = fi
+		}
+		ft, err := initTimes(f.fn, 9)
+		if err != nil {
+			return err
+		}
+		list, own := beyondFloor(ft, fi, 3)
+		r.line("| %s | %s | %s |", f.id, ms(own), list)
+	}
+
 	// Invocation latency, against the local cloud.
 	r.line("\n**Invocation latency against the local cloud.** The same bootstraps, started once each with a fresh local cloud "+
 		"(in-process, virtual clock, template deployed) behind their endpoints; the benchmark's Runtime API hands out the "+
