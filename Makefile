@@ -66,7 +66,9 @@ build:
 # tests build through build-<LogicalId>, vet, aws-lambda-rie) uses the
 # bootstraps' own flags through the environment, so each package, the AWS SDK
 # above all, is compiled once for this host, not once per flag set
-# (BENCHMARKS.md, "The local cloud and the suite").
+# (BENCHMARKS.md, "The local cloud and the suite"). -ldflags=-w leaves DWARF
+# out of the test binaries (a third of each link; stack traces keep their file
+# and line); the bootstraps' own -ldflags "-s -w" overrides it.
 # go vet ./... runs every analyzer on every package, test files included (a
 # superset of the ones go test runs, hence -vet=off), and compiles what the
 # tests then only link; scripts/typecheck type-checks the production code and
@@ -85,7 +87,7 @@ build:
 # cfn-lint; then, after the suite at the real now, the two other dates.
 DATED_PACKAGES := ./internal/lock/... ./internal/trigger/... ./internal/cleanup/... \
 	./localcloud ./e2e/... ./cmd/localcloud/...
-HOST_FLAGS = CGO_ENABLED=0 GOFLAGS="$(strip $(shell $(GO) env GOFLAGS) -trimpath -tags=lambda.norpc)"
+HOST_FLAGS = CGO_ENABLED=0 GOFLAGS="$(strip $(shell $(GO) env GOFLAGS) -trimpath -tags=lambda.norpc -ldflags=-w)"
 test:
 	@$(MAKE) --no-print-directory -j4 tools test-vet test-typecheck cfn-lint
 	LOCALCLOUD_START=now $(HOST_FLAGS) $(GO) test -vet=off ./...
