@@ -1,10 +1,13 @@
 package main
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 	"syscall"
 	"time"
@@ -87,5 +90,71 @@ func (r *report) localcloud(root string, suite bool) error {
 			kind, strings.TrimSpace(string(head)), map[string]string{"cold": "empty", "warm": "from the cold run"}[kind], map[string]string{"cold": "empty dir", "warm": "same dir"}[kind],
 			secs(w), secs(c), load, target)
 	}
+	return r.suitePhases(clone, filepath.Join(tmp, "gocache-phases"))
+}
+
+// suitePhases runs make test's steps one after another (make test runs some
+// side by side) on another empty build cache, timing each: where a cold run
+// spends its time, compile against test, and the slowest packages' tests.
+func (r *report) suitePhases(clone, cache string) error {
+	fmt.Fprintln(os.Stderr, "bench: make test's steps one by one, empty build cache")
+	r.line("\n**Where a cold `make test` spends its time.** Its steps one after another (make test runs the first four side by side, " +
+		"then the suite at the real now, then the two other dates side by side), in the same clone with another empty build cache. " +
+		"A step that compiles a package leaves it in the cache for the next (vet compiles everything the tests then only link). " +
+		"Command: `make <step>` with `GOCACHE=<empty dir>`, in that order.\n")
+	r.line("| step | what it does | wall | CPU | load at start |")
+	r.line("|---|---|---|---|---|")
+	env := []string{"GOCACHE=" + cache}
+	var total, totalCPU time.Duration
+	var testJSON []byte
+	for _, st := range []struct{ target, what string }{
+		{"tools", "npm ci (asl-validator), go install aws-lambda-rie (its own dependencies, and the standard library)"},
+		{"cfn-lint", "cfn-lint template.yaml"},
+		{"test-vet", "go vet ./...: compiles every package and its tests for this host, runs every analyzer"},
+		{"test-typecheck", "scripts/typecheck: the production code and its imports type-checked for linux/arm64"},
+		{"test-at-now", "go test ./... at the real now: links the test binaries, runs them"},
+		{"test-at-+10y", "the dated packages ten years ahead"},
+		{"test-at--1y", "the dated packages a year back"},
+	} {
+		load := loadavg()
+		args := []string{"--no-print-directory", "-s", st.target}
+		if st.target == "test-at-now" {
+			args = append(args, "GOTESTFLAGS=-json")
+		}
+		w, c, out, err := timed(clone, env, "make", args...)
+		if err != nil {
+			return fmt.Errorf("make %s: %v\n%s", st.target, err, out)
+		}
+		if st.target == "test-at-now" {
+			testJSON = out
+		}
+		total += w
+		totalCPU += c
+		r.line("| `make %s` | %s | %s | %s | %s |", st.target, st.what, secs(w), secs(c), load)
+	}
+	r.line("| all, one after another | | %s | %s | |", secs(total), secs(totalCPU))
+	type pkgTime struct {
+		pkg string
+		d   time.Duration
+	}
+	var runs []pkgTime
+	for _, line := range bytes.Split(testJSON, []byte("\n")) {
+		var ev struct {
+			Action, Package, Test string
+			Elapsed               float64
+		}
+		if json.Unmarshal(line, &ev) != nil {
+			continue
+		}
+		if ev.Test == "" && ev.Action == "pass" {
+			runs = append(runs, pkgTime{ev.Package, time.Duration(ev.Elapsed * float64(time.Second))})
+		}
+	}
+	sort.Slice(runs, func(i, j int) bool { return runs[i].d > runs[j].d })
+	var parts []string
+	for _, p := range runs[:min(6, len(runs))] {
+		parts = append(parts, fmt.Sprintf("%s %s", strings.TrimPrefix(p.pkg, "github.com/platform/eks-connector-registrar/"), secs(p.d)))
+	}
+	r.line("\nThe slowest packages' tests at the real now (go test -json, the test binary's run): %s.", strings.Join(parts, ", "))
 	return nil
 }
