@@ -90,7 +90,13 @@ func (r *report) localcloud(root string, suite bool) error {
 			kind, strings.TrimSpace(string(head)), map[string]string{"cold": "empty", "warm": "from the cold run"}[kind], map[string]string{"cold": "empty dir", "warm": "same dir"}[kind],
 			secs(w), secs(c), load, target)
 	}
-	return r.suitePhases(clone, filepath.Join(tmp, "gocache-phases"))
+	// The steps one by one need a clone without the tools the runs above
+	// installed.
+	clone2 := filepath.Join(tmp, "clone-phases")
+	if out, err := exec.Command("git", "clone", "-q", root, clone2).CombinedOutput(); err != nil {
+		return fmt.Errorf("git clone: %v\n%s", err, out)
+	}
+	return r.suitePhases(clone2, filepath.Join(tmp, "gocache-phases"))
 }
 
 // suitePhases runs make test's steps one after another (make test runs some
@@ -99,7 +105,7 @@ func (r *report) localcloud(root string, suite bool) error {
 func (r *report) suitePhases(clone, cache string) error {
 	fmt.Fprintln(os.Stderr, "bench: make test's steps one by one, empty build cache")
 	r.line("\n**Where a cold `make test` spends its time.** Its steps one after another (make test runs the first four side by side, " +
-		"then the suite at the real now, then the two other dates side by side), in the same clone with another empty build cache. " +
+		"then the suite at the real now, then the two other dates side by side), in another fresh clone with another empty build cache. " +
 		"A step that compiles a package leaves it in the cache for the next (vet compiles everything the tests then only link). " +
 		"Command: `make <step>` with `GOCACHE=<empty dir>`, in that order.\n")
 	r.line("| step | what it does | wall | CPU | load at start |")
