@@ -20,7 +20,7 @@ GO_LAMBDA_BUILD = CGO_ENABLED=0 GOOS=$(GOOS) GOARCH=$(GOARCH) $(GO) build $(GO_L
 FUNCTIONS := TriggerFunction EnsureRolesFunction CheckClusterFunction RegisterClusterFunction \
 	CheckActivationFunction CompleteRegistrationFunction CleanupFunction
 
-.PHONY: all build test cfn-lint run invoke tools deploy bench fmt vet readme diagram reliability check-artifacts-dir host-bootstraps $(addprefix build-,$(FUNCTIONS))
+.PHONY: all build test test-vet test-typecheck test-at-now cfn-lint run invoke tools deploy bench fmt vet readme diagram reliability check-artifacts-dir $(addprefix build-,$(FUNCTIONS))
 
 all: build
 
@@ -48,6 +48,13 @@ build-CompleteRegistrationFunction: check-artifacts-dir
 build-CleanupFunction: check-artifacts-dir
 	$(GO_LAMBDA_BUILD) ./functions/cleanup
 
+# make bench's start-up references (bench/hello, bench/floor), built exactly as
+# a function is; FLOOR_TAGS picks the SDK clients the floor builds
+# (floor_eks,floor_ssm,...: the clients of the function it is compared with).
+comma := ,
+build-bench-hello build-bench-floor: check-artifacts-dir
+	$(GO_LAMBDA_BUILD) -tags lambda.norpc$(if $(FLOOR_TAGS),$(comma)$(FLOOR_TAGS)) ./bench/$(subst build-bench-,,$@)
+
 # Every bootstrap into $(LOCAL_BUILD_DIR)/<LogicalId>/bootstrap, without sam.
 build:
 	@set -e; for fn in $(FUNCTIONS); do \
@@ -55,20 +62,51 @@ build:
 		$(MAKE) --no-print-directory "build-$$fn" ARTIFACTS_DIR="$(CURDIR)/$(LOCAL_BUILD_DIR)/$$fn"; \
 	done
 
-# The tests build and run host binaries; vet for the template's GOOS/GOARCH too,
-# so code that compiles only on this host fails here, not in `sam build`.
+# Every host build make test makes (the test binaries, the bootstraps the
+# tests build through build-<LogicalId>, vet, aws-lambda-rie) uses the
+# bootstraps' own flags through the environment, so each package, the AWS SDK
+# above all, is compiled once for this host, not once per flag set
+# (BENCHMARKS.md, "The local cloud and the suite"). -ldflags=-w leaves DWARF
+# out of the test binaries (a third of each link; stack traces keep their file
+# and line); the bootstraps' own -ldflags "-s -w" overrides it.
+# go vet ./... runs every analyzer on every package, test files included (a
+# superset of the ones go test runs, hence -vet=off), and compiles what the
+# tests then only link; scripts/typecheck type-checks the production code and
+# all it imports for the template's GOOS/GOARCH, so code that compiles only on
+# this host fails here, not in `sam build`, without compiling the SDK for
+# arm64 as well.
 #
 # Every test world has one clock, which starts at LOCALCLOUD_START
 # (localcloud/clock): the real now for the whole suite, then ten years ahead
 # and a year back for the packages whose worlds carry dates. A test that
-# passes on one date and fails on another is a defect.
+# passes on one date and fails on another is a defect. The two reruns reuse
+# the compiled packages: they only link and run.
+#
+# What does not depend on each other runs side by side (a go build keeps two
+# cores busy only part of the time): the tools, vet, the type-check and
+# cfn-lint; then, after the suite at the real now, the two other dates.
 DATED_PACKAGES := ./internal/lock/... ./internal/trigger/... ./internal/cleanup/... \
 	./localcloud ./e2e/... ./cmd/localcloud/... ./internal/cli/...
-test: tools host-bootstraps cfn-lint
-	GOOS=$(GOOS) GOARCH=$(GOARCH) $(GO) vet ./functions/... ./internal/...
-	LOCALCLOUD_START=now $(GO) test ./...
-	LOCALCLOUD_START=+10y $(GO) test $(DATED_PACKAGES)
-	LOCALCLOUD_START=-1y $(GO) test $(DATED_PACKAGES)
+HOST_FLAGS = CGO_ENABLED=0 GOFLAGS="$(strip $(shell $(GO) env GOFLAGS) -trimpath -tags=lambda.norpc -ldflags=-w)"
+test:
+	@$(MAKE) --no-print-directory -j4 tools test-vet test-typecheck cfn-lint
+	@$(MAKE) --no-print-directory test-at-now
+	@$(MAKE) --no-print-directory -j2 test-at-+10y test-at--1y
+
+test-vet:
+	$(HOST_FLAGS) $(GO) vet ./...
+
+test-typecheck:
+	$(HOST_FLAGS) $(GO) run ./scripts/typecheck -goos $(GOOS) -goarch $(GOARCH) ./functions/... ./internal/...
+
+# Every package with the world starting now; the date-sensitive ones with
+# the world starting at $*. GOTESTFLAGS adds go test flags (make bench: -json).
+GOTESTFLAGS ?=
+test-at-now:
+	LOCALCLOUD_START=now $(HOST_FLAGS) $(GO) test -vet=off $(GOTESTFLAGS) ./...
+
+test-at-%:
+	LOCALCLOUD_START=$* $(HOST_FLAGS) $(GO) test -vet=off $(GOTESTFLAGS) $(DATED_PACKAGES)
 
 # cfn-lint (with the SAM translator) on template.yaml: zero errors and zero
 # warnings (.cfnlintrc says what is ignored, and why). Without cfn-lint,
@@ -86,14 +124,6 @@ cfn-lint:
 		if [ -n "$$CI" ]; then echo "CI is set: failing, template.yaml must be linted" >&2; exit 1; fi; \
 		echo "warning: template.yaml was not linted" >&2; \
 	fi
-
-# Every function for this host, with the bootstrap flags, in one go build:
-# the tests that run real bootstraps behind aws-lambda-rie (cmd/localcloud,
-# e2e) build them again through build-<LogicalId>, and then only link,
-# instead of each compiling the SDK with these flags at the same time.
-host-bootstraps:
-	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
-		CGO_ENABLED=0 GOOS=$(HOST_GOOS) GOARCH=$(HOST_GOARCH) $(GO) build $(GO_LAMBDA_FLAGS) -o "$$tmp/" ./functions/...
 
 # The whole workflow on the embedded local cloud. SCENARIO is the simulated
 # agent's behaviour: connects, never-connects, wrong-code, after-expiry,
@@ -146,7 +176,7 @@ RIE_STAMP := $(CURDIR)/bin/.aws-lambda-rie-$(RIE_VERSION)
 tools: node_modules/.bin/asl-validator
 	@test -x "$(RIE)" -a -f "$(RIE_STAMP)" || { \
 		echo "installing aws-lambda-rie@$(RIE_VERSION) into bin/" >&2; \
-		GOBIN="$(CURDIR)/bin" $(GO) install github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@$(RIE_VERSION) && \
+		$(HOST_FLAGS) GOBIN="$(CURDIR)/bin" $(GO) install github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@$(RIE_VERSION) && \
 		rm -f "$(CURDIR)"/bin/.aws-lambda-rie-* && touch "$(RIE_STAMP)"; }
 
 # Pinned Node tools (package-lock.json); reinstalled when the lockfile changes.
@@ -158,8 +188,13 @@ node_modules/.bin/asl-validator: package.json package-lock.json
 deploy:
 	sam build && sam deploy
 
-bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./...
+# BENCHMARKS.md: detection and cost on the virtual clock, the naive baseline,
+# start-up, size, the local cloud and the suite (bench/main.go says what each
+# measures). A few minutes; BENCH_SUITE=0 skips timing make test from a fresh
+# clone, the longest part. Benchmarks never fail make test (it does not run them).
+BENCH_SUITE ?= 1
+bench: tools
+	$(GO) run ./bench -o BENCHMARKS.md$(if $(filter 1,$(BENCH_SUITE)), -suite)
 
 # Regenerate README.md's least-privilege table from the full e2e scenario set
 # (-count=1: a cached result would skip the write).

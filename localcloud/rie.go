@@ -103,3 +103,18 @@ func (c *Cloud) functionEnv(o *RIEOptions, f *template.Function, key string) map
 	}
 	return env
 }
+
+// FunctionEnv is the environment the function logicalID runs with behind
+// aws-lambda-rie (`make invoke`): its variables from template.yaml, Lambda's
+// own, its role's credentials and every endpoint pointing at this cloud.
+// make bench starts built bootstraps with it.
+func (c *Cloud) FunctionEnv(logicalID string) (map[string]string, bool) {
+	if c.Template == nil {
+		return nil, false
+	}
+	f, ok := c.Template.Function(logicalID)
+	if !ok {
+		return nil, false
+	}
+	return c.functionEnv(&RIEOptions{}, f, functionKey(logicalID)), true
+}

@@ -307,7 +307,11 @@ func invokeFirst(fn, eventFile string) func(*localcloud.Cloud) error {
 // The bootstraps are built once per test binary, by the Makefile's own
 // build-<LogicalId> recipes with GOOS/GOARCH set to the host's (the
 // template's arm64 binary cannot run on this amd64 machine), so the flags
-// cannot drift from what `sam build` uses.
+// cannot drift from what `sam build` uses. They go to a fixed, gitignored
+// directory (.aws-sam-local/test-host/<LogicalId>, beside make invoke's
+// .aws-sam-local/host), where go build finds an up-to-date bootstrap and
+// does not link it again: make test's runs at its three dates, and the next
+// make test, link each bootstrap once instead of every time.
 var (
 	buildOnce sync.Once
 	buildDir  string
@@ -317,9 +321,19 @@ var (
 func buildHostBootstraps(t *testing.T, root string) string {
 	t.Helper()
 	buildOnce.Do(func() {
-		buildDir, buildErr = os.MkdirTemp("", "host-bootstraps-")
-		if buildErr != nil {
+		buildDir = filepath.Join(root, ".aws-sam-local", "test-host")
+		if buildErr = os.MkdirAll(buildDir, 0o755); buildErr != nil {
 			return
+		}
+		// go test caches this package's result, keyed on the files the
+		// test reads: read the Makefile (the recipes) and functions/ (the
+		// entry points, which this test binary does not import), so a
+		// change to either runs the test again.
+		inputs, _ := filepath.Glob(filepath.Join(root, "functions", "*", "*.go"))
+		for _, f := range append(inputs, filepath.Join(root, "Makefile")) {
+			if _, buildErr = os.ReadFile(f); buildErr != nil {
+				return
+			}
 		}
 		c, err := app.Start(localcloud.Options{NoAgent: true}, nil)
 		if err != nil {
@@ -371,11 +385,7 @@ func buildHostBootstraps(t *testing.T, root string) string {
 func TestMain(m *testing.M) {
 	// invokeOnce starts clouds no test can reach: their answers are checked
 	// against the AWS models too, and a violation fails the run.
-	code := awsproto.WireExitCode(m.Run())
-	if buildDir != "" {
-		os.RemoveAll(buildDir)
-	}
-	os.Exit(code)
+	os.Exit(awsproto.WireExitCode(m.Run()))
 }
 
 // syncWriter serialises writes from the emulator processes' copiers.

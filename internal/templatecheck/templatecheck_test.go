@@ -101,9 +101,23 @@ func TestEveryFunctionIsBuiltByItsMakefileTarget(t *testing.T) {
 			t.Errorf("build-%s recipe %q does not build ./%s with $(GO_LAMBDA_BUILD)", id, joined, dir)
 		}
 	}
-	// GO_LAMBDA_FLAGS is shared with the host-bootstraps target, which warms
-	// the build cache for the tests that build host bootstraps.
 	build := strings.ReplaceAll(mk.Vars["GO_LAMBDA_BUILD"], "$(GO_LAMBDA_FLAGS)", mk.Vars["GO_LAMBDA_FLAGS"])
+	// make test builds everything for this host with the flags that change
+	// how a package compiles in a bootstrap (HOST_FLAGS), so the tests, vet
+	// and the bootstraps the tests build share one compile of each package.
+	// A flag added to one and not the other would compile the SDK twice.
+	host := mk.Vars["HOST_FLAGS"]
+	for _, pair := range [][2]string{{"CGO_ENABLED=0", "CGO_ENABLED=0"}, {"-trimpath", "-trimpath"}, {"-tags lambda.norpc", "-tags=lambda.norpc"}} {
+		if strings.Contains(build, pair[0]) != strings.Contains(host, pair[1]) {
+			t.Errorf("GO_LAMBDA_BUILD %q and HOST_FLAGS %q disagree on %s: make test would compile every package twice", build, host, pair[0])
+		}
+	}
+	linkOnly := regexp.MustCompile(`-ldflags\s+"[^"]*"`) // link flags do not change a package's compile
+	for _, f := range strings.Fields(linkOnly.ReplaceAllString(mk.Vars["GO_LAMBDA_FLAGS"], "")) {
+		if strings.HasPrefix(f, "-") && f != "-tags" && f != "-trimpath" {
+			t.Errorf("GO_LAMBDA_FLAGS has %s, which HOST_FLAGS does not carry: add it there too (or here, if it only affects the link)", f)
+		}
+	}
 	for _, flag := range []string{"CGO_ENABLED=0", "GOOS=$(GOOS)", "GOARCH=$(GOARCH)", "-tags lambda.norpc", "-trimpath", `-ldflags "-s -w"`, `$(ARTIFACTS_DIR)/bootstrap`} {
 		if !strings.Contains(build, flag) {
 			t.Errorf("GO_LAMBDA_BUILD %q lacks %s", build, flag)

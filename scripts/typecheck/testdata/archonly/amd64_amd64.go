@@ -1,0 +1,3 @@
+package main
+
+func onlyOnAMD64() int { return 64 }
