@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -128,20 +129,22 @@ func (w *world) cleaner() *Cleaner {
 
 func js(v any) string { b, _ := json.Marshal(v); return string(b) }
 
-// intentAt is when SSM last modified the intent; clusterCreated is EKS's
+// intentAt() is when SSM last modified the intent; clusterCreated() is EKS's
 // createdAt of the cluster newWorld holds (a minute after the intent). Both
 // are the test world's time: the real now, or the date LOCALCLOUD_START gives
 // (`make test` runs this package at three dates).
-var (
-	intentAt       = clock.MustStart().Add(-time.Minute)
-	clusterCreated = intentAt.Add(time.Minute)
-)
+// They are read in the first test that needs them, not at package init: go
+// test's cache records only the environment a running test reads.
+var worldStart = sync.OnceValue(clock.MustStart)
+
+func intentAt() time.Time       { return worldStart().Add(-time.Minute) }
+func clusterCreated() time.Time { return intentAt().Add(time.Minute) }
 
 // newWorld: a connected cluster with activation act-1 (created after the
 // intent) and two agent instances, our stored code, record, intent and lock.
 func newWorld(status ekstypes.ClusterStatus, recordID, intentArn string) *world {
 	w := &world{
-		cluster: &ekstypes.Cluster{Name: aws.String(cluster), Arn: aws.String("arn:c"), Status: status, CreatedAt: aws.Time(clusterCreated),
+		cluster: &ekstypes.Cluster{Name: aws.String(cluster), Arn: aws.String("arn:c"), Status: status, CreatedAt: aws.Time(clusterCreated()),
 			ConnectorConfig: &ekstypes.ConnectorConfigResponse{ActivationId: aws.String("act-1")}},
 		modified:    map[string]time.Time{},
 		params:      map[string]string{p.Lock(cluster): me, p.ActivationCode(cluster): "secret"},
@@ -153,13 +156,13 @@ func newWorld(status ekstypes.ClusterStatus, recordID, intentArn string) *world 
 		},
 	}
 	if recordID != "" {
-		w.params[p.Activation(cluster)] = js(registration.Activation{ActivationID: recordID, ClusterArn: "arn:c", Provider: "OTHER", RegisteredAt: clusterCreated})
+		w.params[p.Activation(cluster)] = js(registration.Activation{ActivationID: recordID, ClusterArn: "arn:c", Provider: "OTHER", RegisteredAt: clusterCreated()})
 	}
 	if intentArn != "" {
 		// writtenAt (the Lambda's clock) says "long before"; only SSM's
 		// LastModifiedDate may count.
-		w.params[p.Intent(cluster)] = js(registration.Intent{Cluster: cluster, ExecutionArn: intentArn, Attempt: 1, WrittenAt: intentAt.Add(-24 * time.Hour)})
-		w.modified[p.Intent(cluster)] = intentAt
+		w.params[p.Intent(cluster)] = js(registration.Intent{Cluster: cluster, ExecutionArn: intentArn, Attempt: 1, WrittenAt: intentAt().Add(-24 * time.Hour)})
+		w.modified[p.Intent(cluster)] = intentAt()
 	}
 	return w
 }
@@ -340,7 +343,7 @@ func TestReasonForLambdaFailures(t *testing.T) {
 func TestCompleteDropsTheCodeAndReleasesTheLock(t *testing.T) {
 	w := newWorld(ekstypes.ClusterStatusActive, "act-1", me)
 	c, err := w.cleaner().Complete(context.Background(), CompleteInput{ClusterName: cluster, ExecutionArn: me,
-		ActivatedAt: clusterCreated.Add(450*time.Second + 400*time.Millisecond).Format(time.RFC3339Nano), InstanceIDs: []string{"eks_c:edge-1_aaaaaaaaaaaaaaaaa"}})
+		ActivatedAt: clusterCreated().Add(450*time.Second + 400*time.Millisecond).Format(time.RFC3339Nano), InstanceIDs: []string{"eks_c:edge-1_aaaaaaaaaaaaaaaaa"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -390,7 +393,7 @@ func TestRecheckReportsWhatTheFirstPassRemoved(t *testing.T) {
 // act-0. Nothing of theirs may be touched.
 func foreignWorld(status ekstypes.ClusterStatus) *world {
 	w := newWorld(status, "act-0", me)
-	w.cluster.CreatedAt = aws.Time(intentAt.Add(-time.Hour))
+	w.cluster.CreatedAt = aws.Time(intentAt().Add(-time.Hour))
 	return w
 }
 
@@ -461,14 +464,14 @@ func TestCompensateJudgesTheIntentOnSSMTime(t *testing.T) {
 		created time.Time
 		ours    bool
 	}{
-		{intentAt.Add(-4 * time.Minute), true},
-		{intentAt.Add(-6 * time.Minute), false},
+		{intentAt().Add(-4 * time.Minute), true},
+		{intentAt().Add(-6 * time.Minute), false},
 	} {
 		w := newWorld(ekstypes.ClusterStatusPending, "", me)
 		w.cluster.CreatedAt = aws.Time(tt.created)
 		s, err := w.cleaner().Cleanup(context.Background(), Input{Mode: ModeCompensate, ClusterName: cluster, ExecutionArn: me})
 		if err != nil || s.Deregistered != tt.ours || (s.LeftAlone == "") != tt.ours {
-			t.Errorf("created %s before the intent: %+v %v, want ours=%v", intentAt.Sub(tt.created), s, err, tt.ours)
+			t.Errorf("created %s before the intent: %+v %v, want ours=%v", intentAt().Sub(tt.created), s, err, tt.ours)
 		}
 	}
 }

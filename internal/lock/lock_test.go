@@ -22,7 +22,9 @@ var (
 	params = workflow.Parameters{Prefix: "/eks-connector-registrar"}
 	// t0 is where the test world's clock starts: the real now, or the date
 	// LOCALCLOUD_START gives (`make test` runs this package at three dates).
-	t0 = clock.MustStart()
+	// Read in the first test that needs it, not at package init: go test's
+	// cache records only the environment a running test reads.
+	t0 = sync.OnceValue(clock.MustStart)
 )
 
 func execArn(name string) string {
@@ -37,7 +39,7 @@ type world struct {
 }
 
 func newWorld() *world {
-	w := &world{sfn: locktest.NewSFN(), now: t0}
+	w := &world{sfn: locktest.NewSFN(), now: t0()}
 	w.ssm = locktest.NewSSM(func() time.Time { return w.now })
 	w.locker = &lock.Locker{SSM: w.ssm, SFN: w.sfn, Params: params, Now: func() time.Time { return w.now }}
 	return w
@@ -108,13 +110,13 @@ func TestHolderThatNeverStarted(t *testing.T) {
 	ctx := context.Background()
 	w.locker.Acquire(ctx, "c1", execArn("a")) // its trigger is between PutParameter and StartExecution
 
-	w.now = t0.Add(4 * time.Minute)
+	w.now = t0().Add(4 * time.Minute)
 	res, err := w.locker.Acquire(ctx, "c1", execArn("b"))
 	if err != nil || res.Acquired || res.HolderStatus != lock.StatusStarting {
 		t.Fatalf("within the grace period: %+v, %v; want held (STARTING)", res, err)
 	}
 
-	w.now = t0.Add(6 * time.Minute)
+	w.now = t0().Add(6 * time.Minute)
 	res, err = w.locker.Acquire(ctx, "c1", execArn("b"))
 	if err != nil || !res.Acquired || res.TookOver != execArn("a") {
 		t.Fatalf("after the grace period: %+v, %v; want taken over", res, err)
@@ -155,7 +157,7 @@ func TestFiftyConcurrentAcquiresGiveOneOwner(t *testing.T) {
 
 func TestFiftyConcurrentTakeoversOfAStaleLockGiveOneOwner(t *testing.T) {
 	w := newWorld()
-	w.ssm.Set(params.Lock("c1"), execArn("dead"), t0.Add(-time.Hour))
+	w.ssm.Set(params.Lock("c1"), execArn("dead"), t0().Add(-time.Hour))
 	w.sfn.SetStatus(execArn("dead"), "FAILED")
 	var wg sync.WaitGroup
 	var mu sync.Mutex
@@ -193,7 +195,7 @@ func TestFiftyConcurrentTakeoversOfAStaleLockGiveOneOwner(t *testing.T) {
 func TestSlowCallerDoesNotOverwriteANewOwner(t *testing.T) {
 	w := newWorld()
 	ctx := context.Background()
-	w.ssm.Set(params.Lock("c1"), execArn("dead"), t0.Add(-time.Hour))
+	w.ssm.Set(params.Lock("c1"), execArn("dead"), t0().Add(-time.Hour))
 	w.sfn.SetStatus(execArn("dead"), "FAILED")
 
 	marker := params.Takeover("c1", lock.HolderID(execArn("dead")))
@@ -236,9 +238,9 @@ func TestSlowCallerDoesNotOverwriteANewOwner(t *testing.T) {
 // the lock, and never came back: the next caller takes over its claim.
 func TestDeadTakeoverWinnerIsTakenOverInTurn(t *testing.T) {
 	w := newWorld()
-	w.ssm.Set(params.Lock("c1"), execArn("dead"), t0.Add(-time.Hour))
+	w.ssm.Set(params.Lock("c1"), execArn("dead"), t0().Add(-time.Hour))
 	w.sfn.SetStatus(execArn("dead"), "FAILED")
-	w.ssm.Set(params.Takeover("c1", lock.HolderID(execArn("dead"))), execArn("winner"), t0.Add(-10*time.Minute))
+	w.ssm.Set(params.Takeover("c1", lock.HolderID(execArn("dead"))), execArn("winner"), t0().Add(-10*time.Minute))
 
 	res, err := w.locker.Acquire(context.Background(), "c1", execArn("next"))
 	if err != nil || !res.Acquired {
@@ -250,9 +252,9 @@ func TestDeadTakeoverWinnerIsTakenOverInTurn(t *testing.T) {
 
 	// While the winner is within its grace period it is respected.
 	w2 := newWorld()
-	w2.ssm.Set(params.Lock("c1"), execArn("dead"), t0.Add(-time.Hour))
+	w2.ssm.Set(params.Lock("c1"), execArn("dead"), t0().Add(-time.Hour))
 	w2.sfn.SetStatus(execArn("dead"), "FAILED")
-	w2.ssm.Set(params.Takeover("c1", lock.HolderID(execArn("dead"))), execArn("winner"), t0.Add(-time.Minute))
+	w2.ssm.Set(params.Takeover("c1", lock.HolderID(execArn("dead"))), execArn("winner"), t0().Add(-time.Minute))
 	res, err = w2.locker.Acquire(context.Background(), "c1", execArn("next"))
 	if err != nil || res.Acquired || res.Holder != execArn("winner") || res.HolderStatus != lock.StatusStarting {
 		t.Fatalf("Acquire = %+v, %v; want held by the winner (STARTING)", res, err)
@@ -278,13 +280,13 @@ func TestTakeOverARunningHolder(t *testing.T) {
 func TestRelease(t *testing.T) {
 	w := newWorld()
 	ctx := context.Background()
-	w.ssm.Set(params.Lock("c1"), execArn("dead"), t0.Add(-time.Hour))
+	w.ssm.Set(params.Lock("c1"), execArn("dead"), t0().Add(-time.Hour))
 	w.sfn.SetStatus(execArn("dead"), "FAILED")
-	w.ssm.Set(params.Intent("c1"), "keep me", t0)
+	w.ssm.Set(params.Intent("c1"), "keep me", t0())
 	for i := range 13 { // more than one DeleteParameters batch and one page
-		w.ssm.Set(params.Takeover("c1", fmt.Sprint("old", i)), "x", t0)
+		w.ssm.Set(params.Takeover("c1", fmt.Sprint("old", i)), "x", t0())
 	}
-	w.ssm.Set(params.Takeover("c2", "other"), "x", t0)
+	w.ssm.Set(params.Takeover("c2", "other"), "x", t0())
 	if res, err := w.locker.Acquire(ctx, "c1", execArn("a")); err != nil || !res.Acquired {
 		t.Fatalf("Acquire = %+v, %v", res, err)
 	}

@@ -140,10 +140,13 @@ func (f *fakeEvents) PutEvents(_ context.Context, in *eventbridge.PutEventsInput
 	return &eventbridge.PutEventsOutput{Entries: make([]ebtypes.PutEventsResultEntry, len(in.Entries))}, nil
 }
 
-// t0 is the test world's time: the real now, or the date LOCALCLOUD_START
+// t0() is the test world's time: the real now, or the date LOCALCLOUD_START
 // gives (`make test` runs this package at three dates). SSM stamps its
 // writes with it and every event carries it.
-var t0 = clock.MustStart()
+//
+// Read in the first test that needs it, not at package init: go test's cache
+// records only the environment a running test reads.
+var t0 = sync.OnceValue(clock.MustStart)
 
 type world struct {
 	h      *trigger.Handler
@@ -165,7 +168,7 @@ func newWorld(t *testing.T) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
-	now := func() time.Time { return t0 }
+	now := func() time.Time { return t0() }
 	w := &world{ssm: locktest.NewSSM(now), sfn: newFakeSFN(), events: &fakeEvents{}, params: s.Params()}
 	w.h = &trigger.Handler{
 		Settings: s,
@@ -181,7 +184,7 @@ func newWorld(t *testing.T) *world {
 func event(id, detailType, detail string) events.CloudWatchEvent {
 	return events.CloudWatchEvent{
 		Version: "0", ID: id, DetailType: detailType, Source: "eks-connector-registrar",
-		AccountID: "123456789012", Region: "eu-west-1", Time: t0,
+		AccountID: "123456789012", Region: "eu-west-1", Time: t0(),
 		Resources: []string{}, Detail: json.RawMessage(detail),
 	}
 }
@@ -398,7 +401,7 @@ func TestDeregisterWhileARegistrationIsStarting(t *testing.T) {
 	// The registration's trigger holds the lock but has not started its
 	// execution (written a minute before the deregistration event).
 	regArn := trigger.ExecutionArn(regSM, contractName(register("x", "c1")))
-	written := t0.Add(-time.Minute)
+	written := t0().Add(-time.Minute)
 
 	t.Run("it never started: the deregistration takes over at once", func(t *testing.T) {
 		w := newWorld(t)
@@ -582,12 +585,12 @@ func TestRedeliveryWithinTheReadLag(t *testing.T) {
 }
 
 func TestNewHandlerNeedsTheStateMachineArns(t *testing.T) {
-	_, err := trigger.NewHandler(aws.Config{Region: "eu-west-1"}, func(string) string { return "" }, slog.Default(), func() time.Time { return t0 })
+	_, err := trigger.NewHandler(aws.Config{Region: "eu-west-1"}, func(string) string { return "" }, slog.Default(), func() time.Time { return t0() })
 	if err == nil || !strings.Contains(err.Error(), "STATE_MACHINE_ARN") {
 		t.Fatalf("error %v", err)
 	}
 	env := map[string]string{"REGISTRATION_STATE_MACHINE_ARN": regSM, "DEREGISTRATION_STATE_MACHINE_ARN": deregSM}
-	if _, err := trigger.NewHandler(aws.Config{Region: "eu-west-1"}, func(k string) string { return env[k] }, slog.Default(), func() time.Time { return t0 }); err != nil {
+	if _, err := trigger.NewHandler(aws.Config{Region: "eu-west-1"}, func(k string) string { return env[k] }, slog.Default(), func() time.Time { return t0() }); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -608,7 +611,7 @@ func TestExecutionArn(t *testing.T) {
 func TestLockOfAHolderThatNeverStartedIsRecoveredByALaterEvent(t *testing.T) {
 	w := newWorld(t)
 	dead := trigger.ExecutionArn(regSM, "register-c1-dead")
-	w.ssm.Set(w.params.Lock("c1"), dead, t0.Add(-10*time.Minute)) // the event's time is t0
+	w.ssm.Set(w.params.Lock("c1"), dead, t0().Add(-10*time.Minute)) // the event's time is t0()
 	res, err := w.h.Handle(context.Background(), register("ev-2", "c1"))
 	if err != nil || res.Outcome != trigger.OutcomeStarted || w.lockHolder("c1") != res.ExecutionArn {
 		t.Fatalf("%+v, %v; lock holds %s", res, err, w.lockHolder("c1"))
@@ -616,12 +619,12 @@ func TestLockOfAHolderThatNeverStartedIsRecoveredByALaterEvent(t *testing.T) {
 }
 
 // An event without a time (a direct invocation) judges the lock's age by the
-// function's clock, Locker.Now: here the world's clock, t0.
+// function's clock, Locker.Now: here the world's clock, t0().
 func TestAnEventWithoutATimeJudgesTheLockByTheFunctionsClock(t *testing.T) {
 	dead := trigger.ExecutionArn(regSM, "register-c1-dead")
 	for _, tc := range []struct {
 		name    string
-		written time.Duration // before t0
+		written time.Duration // before t0()
 		started bool
 	}{
 		{"within the grace: the holder may still start", time.Minute, false},
@@ -629,7 +632,7 @@ func TestAnEventWithoutATimeJudgesTheLockByTheFunctionsClock(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			w := newWorld(t)
-			w.ssm.Set(w.params.Lock("c1"), dead, t0.Add(-tc.written))
+			w.ssm.Set(w.params.Lock("c1"), dead, t0().Add(-tc.written))
 			ev := register("ev-3", "c1")
 			ev.Time = time.Time{}
 			res, err := w.h.Handle(context.Background(), ev)

@@ -16,6 +16,11 @@ import (
 // Its value is empty or "now" (the real current time), an RFC 3339 time, or
 // an offset from the real now: a sign, a number and a unit, one of y (365
 // days), d (24 hours), h, m, s, for example "+10y" or "-1y".
+//
+// Read it inside a test (clock.MustStart in a test function, or through
+// sync.OnceValue), never at package init: go test's cache records only the
+// environment a running test reads, so a value read at init would let a run
+// at another date pass from the cache without running.
 const StartEnv = "LOCALCLOUD_START"
 
 // Start is where a virtual clock starts: the time StartEnv gives, or the real
