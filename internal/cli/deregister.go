@@ -6,8 +6,6 @@ import (
 	"flag"
 	"fmt"
 
-	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
-
 	"github.com/platform/eks-connector-registrar/internal/contract"
 )
 
@@ -45,19 +43,12 @@ func runDeregister(ctx context.Context, c *runCtx, args []string) int {
 		c.errorf("deregister: the request was not sent: %s", rej.Message())
 		return ExitUsage
 	}
-	cfg, st, ok := c.aws(ctx)
-	if !ok {
-		return ExitAWSError
+	cfg, st, arn, code := c.send(ctx, "deregister", contract.DetailTypeDeregister, detail, cluster,
+		func(st Stack) string { return st.DeregistrationStateMachine }, contract.DeregisterPrefix)
+	if code != ExitOK {
+		return code
 	}
-	eventID, err := putEvent(ctx, eventbridge.NewFromConfig(cfg), st, contract.DetailTypeDeregister, detail)
-	if err != nil {
-		c.errorf("deregister: %v", err)
-		return ExitAWSError
-	}
-	arn := contract.ExecutionArn(st.DeregistrationStateMachine, contract.ExecutionName(contract.DeregisterPrefix, cluster, eventID))
 	w := c.env.Stdout
-	fmt.Fprintf(w, "Deregister Cluster %s sent to bus %s (event %s).\n", cluster, st.EventBusName, eventID)
-	fmt.Fprintf(w, "Execution: %s\n", arn)
 	fmt.Fprint(w, removalHelp())
 	if !wait {
 		fmt.Fprintf(w, "Follow it:  eks-connector-registrar status --cluster %s\n", cluster)

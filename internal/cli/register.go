@@ -55,19 +55,12 @@ func runRegister(ctx context.Context, c *runCtx, args []string) int {
 		c.errorf("register: the request was not sent: %s", rej.Message())
 		return ExitUsage
 	}
-	cfg, st, ok := c.aws(ctx)
-	if !ok {
-		return ExitAWSError
+	cfg, st, arn, code := c.send(ctx, "register", contract.DetailTypeRegister, detail, cluster,
+		func(st Stack) string { return st.RegistrationStateMachineArn }, contract.RegisterPrefix)
+	if code != ExitOK {
+		return code
 	}
-	eventID, err := putEvent(ctx, eventbridge.NewFromConfig(cfg), st, contract.DetailTypeRegister, detail)
-	if err != nil {
-		c.errorf("register: %v", err)
-		return ExitAWSError
-	}
-	arn := contract.ExecutionArn(st.RegistrationStateMachineArn, contract.ExecutionName(contract.RegisterPrefix, cluster, eventID))
 	w := c.env.Stdout
-	fmt.Fprintf(w, "Register Cluster %s sent to bus %s (event %s).\n", cluster, st.EventBusName, eventID)
-	fmt.Fprintf(w, "Execution: %s\n", arn)
 	if !wait {
 		fmt.Fprintf(w, "Follow it:  eks-connector-registrar status --cluster %s\n", cluster)
 		fmt.Fprintf(w, "Once the activation is ready (Activation Ready), install the agent:  eks-connector-registrar install --cluster %s\n", cluster)
@@ -128,6 +121,25 @@ func registerDetail(cluster, provider string, timeout time.Duration, consoles, t
 
 // putEvent puts one request on the stack's bus, as an operator's
 // `aws events put-events` would, and returns its event id.
+// send puts a request for cluster on the stack's bus and says so, with the
+// ARN of the execution the trigger starts for it (its name derives from the
+// event id) on the state machine smArn names.
+func (c *runCtx) send(ctx context.Context, command, detailType string, detail json.RawMessage, cluster string,
+	smArn func(Stack) string, prefix string) (aws.Config, Stack, string, int) {
+	cfg, st, ok := c.aws(ctx)
+	if !ok {
+		return cfg, st, "", ExitAWSError
+	}
+	eventID, err := putEvent(ctx, eventbridge.NewFromConfig(cfg), st, detailType, detail)
+	if err != nil {
+		c.errorf("%s: %v", command, err)
+		return cfg, st, "", ExitAWSError
+	}
+	arn := contract.ExecutionArn(smArn(st), contract.ExecutionName(prefix, cluster, eventID))
+	fmt.Fprintf(c.env.Stdout, "%s %s sent to bus %s (event %s).\nExecution: %s\n", detailType, cluster, st.EventBusName, eventID, arn)
+	return cfg, st, arn, ExitOK
+}
+
 func putEvent(ctx context.Context, eb *eventbridge.Client, st Stack, detailType string, detail json.RawMessage) (string, error) {
 	out, err := eb.PutEvents(ctx, &eventbridge.PutEventsInput{Entries: []ebtypes.PutEventsRequestEntry{{
 		EventBusName: aws.String(st.EventBusName), Source: aws.String(st.EventSource),
