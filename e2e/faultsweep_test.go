@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	sfnsdk "github.com/aws/aws-sdk-go-v2/service/sfn"
 
+	"github.com/platform/eks-connector-registrar/internal/lambdamain"
 	"github.com/platform/eks-connector-registrar/localcloud"
 	"github.com/platform/eks-connector-registrar/localcloud/agent"
 	"github.com/platform/eks-connector-registrar/localcloud/awsproto"
@@ -104,9 +105,23 @@ func sweepScenarios() []sweepScenario {
 	}
 }
 
+// sweepAttemptTimeout is the functions' SDK_ATTEMPT_TIMEOUT in the sweep
+// (both runs of a cell): a hung call costs this much real time, not the
+// template's 10 s. Still far above what a local call takes, so a call that
+// is not hung is not cut short.
+const sweepAttemptTimeout = "200ms"
+
+// sweepHang is how long a hung call is held: beyond any attempt timeout, so
+// its caller always gives up first.
+const sweepHang = time.Minute
+
 // injectSweepFaults makes rate of the calls of every operation the
-// project's functions and state machines make fail, half with the
-// service's throttling error and half with a 5xx.
+// project's functions and state machines make fail. A function's calls
+// fail a third each with the service's throttling error, a 5xx, and a hang
+// beyond the SDK's attempt timeout (half of the hung calls never served,
+// half served with the answer lost); a state machine's calls (Step
+// Functions' own service integrations, which are no SDK client of ours)
+// fail half with throttling, half with a 5xx.
 func injectSweepFaults(e *env, rate float64) {
 	for _, cr := range e.c.Credentials() {
 		if cr.Kind != "function" && cr.Kind != "state machine" {
@@ -115,14 +130,37 @@ func injectSweepFaults(e *env, rate float64) {
 		for _, svc := range []string{"iam", "sts", "eks", "ssm", "sqs", "events", "lambda", "states"} {
 			// Codes every service may answer (the Common Errors pages; the
 			// wire checker holds injected faults to them too).
-			e.c.Faults.Add(awsproto.Fault{Caller: cr.Name, Service: svc, Fraction: rate / 2, Code: "ThrottlingException", Status: 400,
-				Message: "injected: Rate exceeded"})
-			// Drawn only when the throttling fault missed: rate/4 of all calls each.
-			e.c.Faults.Add(awsproto.Fault{Caller: cr.Name, Service: svc, Fraction: (rate / 4) / (1 - rate/2), Code: "InternalFailure", Status: 500,
-				Message: "injected: We encountered an internal error. Please try again."})
-			e.c.Faults.Add(awsproto.Fault{Caller: cr.Name, Service: svc, Fraction: (rate / 4) / (1 - rate/2 - rate/4), Code: "ServiceUnavailable", Status: 503,
-				Message: "injected: Service unavailable"})
+			throttle := awsproto.Fault{Caller: cr.Name, Service: svc, Code: "ThrottlingException", Status: 400,
+				Message: "injected: Rate exceeded"}
+			internal := awsproto.Fault{Caller: cr.Name, Service: svc, Code: "InternalFailure", Status: 500,
+				Message: "injected: We encountered an internal error. Please try again."}
+			unavailable := awsproto.Fault{Caller: cr.Name, Service: svc, Code: "ServiceUnavailable", Status: 503,
+				Message: "injected: Service unavailable"}
+			hung := awsproto.Fault{Caller: cr.Name, Service: svc, Latency: sweepHang}
+			answerLost := awsproto.Fault{Caller: cr.Name, Service: svc, Latency: sweepHang, AnswerLate: true}
+			if cr.Kind == "function" {
+				addShares(e, rate, []awsproto.Fault{throttle, internal, unavailable, hung, answerLost}, []float64{2, 1, 1, 1, 1})
+			} else {
+				addShares(e, rate, []awsproto.Fault{throttle, internal, unavailable}, []float64{2, 1, 1})
+			}
 		}
+	}
+}
+
+// addShares adds faults so that rate of the matching calls are selected,
+// split between them by weight. A fault draws only when the ones before it
+// missed, so each one's Fraction is its share of the calls left.
+func addShares(e *env, rate float64, faults []awsproto.Fault, weights []float64) {
+	total := 0.0
+	for _, w := range weights {
+		total += w
+	}
+	left := 1.0
+	for i, f := range faults {
+		share := rate * weights[i] / total
+		f.Fraction = share / left
+		left -= share
+		e.c.Faults.Add(f)
 	}
 }
 
@@ -189,12 +227,14 @@ type sweepResult struct {
 	seed     uint64 // 0: fault-free
 	outcome  string
 	injected int
+	hung     int
 }
 
 func runSweepCell(t *testing.T, sc sweepScenario, seed uint64) sweepResult {
 	o := sc.opts
 	o.Seed = seed
 	o.NoSDKBackoff = true // both runs alike
+	o.FunctionEnv = map[string]string{lambdamain.AttemptTimeoutVar: sweepAttemptTimeout}
 	e := start(t, o)
 	if seed != 0 {
 		injectSweepFaults(e, sweepRate)
@@ -206,7 +246,7 @@ func runSweepCell(t *testing.T, sc sweepScenario, seed uint64) sweepResult {
 	for _, n := range e.c.Faults.Injected {
 		injected += n
 	}
-	return sweepResult{scenario: sc.name, seed: seed, outcome: e.outcome(), injected: injected}
+	return sweepResult{scenario: sc.name, seed: seed, outcome: e.outcome(), injected: injected, hung: e.c.Faults.Hung}
 }
 
 // Every scenario under 30 % failing calls ends as it does without faults,
@@ -235,6 +275,7 @@ func TestFaultSweep(t *testing.T) {
 					if got.injected == 0 {
 						t.Errorf("no fault was injected")
 					}
+					t.Logf("%d faults injected, %d of them hangs", got.injected, got.hung)
 				})
 			}
 		})

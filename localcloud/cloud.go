@@ -93,7 +93,8 @@ type Options struct {
 	// answers a key it has no record of (awsproto.UnrecognizedClient).
 	// Otherwise such a caller is an administrator.
 	DenyUnknownCredentials bool
-	// NoSDKBackoff gives in-process functions an SDK retryer that retries
+	// NoSDKBackoff gives in-process functions (and the state machines' own
+	// calls) an SDK retryer that retries
 	// at once instead of after its exponential backoff; every other rule
 	// of the standard retryer (3 attempts, the retry token budget) stays.
 	// Virtual time stands still while a function runs, so the backoff
@@ -207,7 +208,15 @@ func Start(o Options) (*Cloud, error) {
 	c.Events, evSvc = events.New(events.Config{Region: o.Region, Account: o.Account, Clock: c.Clock,
 		Dispatcher: dispatcher{c}, DeadLetters: c.SQS})
 	c.SFN, sfnSvc = sfn.New(sfn.Config{Region: o.Region, Account: o.Account, Clock: c.Clock, Seed: o.Seed, ReadLag: o.SFNReadLag,
-		ClientConfig: func(smArn string) aws.Config { return c.configFor("sm:" + smArn) },
+		ClientConfig: func(smArn string) aws.Config {
+			cfg := c.configFor("sm:" + smArn)
+			if o.NoSDKBackoff { // Step Functions' own calls too: a backoff would only cost real time
+				cfg.Retryer = func() aws.Retryer {
+					return retry.NewStandard(func(so *retry.StandardOptions) { so.Backoff = noBackoff{} })
+				}
+			}
+			return cfg
+		},
 		StatusChanged: func(ex *sfn.Execution, detail map[string]any) {
 			// Step Functions reports every ended execution on the default bus.
 			b, _ := json.Marshal(detail)

@@ -248,6 +248,9 @@ type Faults struct {
 	// Injected counts the failures injected (and callers killed), per
 	// "service:Op".
 	Injected map[string]int
+	// Hung counts the calls a hang fault selected (Fault.Latency); they are
+	// counted in Injected too.
+	Hung int
 	// Sandboxes ends the execution environment a KillCaller fault names
 	// (the Lambda emulation); nil only drops the killed caller's calls.
 	Sandboxes SandboxKiller
@@ -328,6 +331,7 @@ func (f *Faults) apply(c *Call) (fail *Error, kill, killAfter bool, h hang) {
 				killAfter = true
 			case hangs:
 				h = hang{d: ft.Latency, answerLate: ft.AnswerLate}
+				f.Hung++
 			default:
 				fail = &Error{Code: ft.Code, Status: ft.Status, Message: ft.Message, RetryAfterMillis: ft.RetryAfterMillis}
 			}
