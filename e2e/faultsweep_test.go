@@ -6,6 +6,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -53,7 +54,11 @@ func sweepScenarios() []sweepScenario {
 	return []sweepScenario{
 		{"connects-early", connects(time.Minute), reg(nil)},
 		{"connects-late", connects(25 * time.Minute), reg(map[string]any{"activationTimeoutMinutes": 30})},
-		{"connects-just-before-deadline", connects(29 * time.Minute), reg(map[string]any{"activationTimeoutMinutes": 30})},
+		// A minute before the deadline, which counts from the request: the
+		// agent is timed against it, not against Activation Ready, which a
+		// fault may delay (a code lost to a RegisterCluster answer that
+		// never came costs a re-registration, minutes of the 30).
+		justBefore(),
 		{"never-connects", localcloud.Options{Agent: agent.Config{Mode: agent.NeverConnects}}, reg(map[string]any{"activationTimeoutMinutes": 10})},
 		{"wrong-code", localcloud.Options{Agent: agent.Config{Mode: agent.WrongCode, Delay: time.Minute}}, reg(map[string]any{"activationTimeoutMinutes": 10})},
 		{"after-expiry", localcloud.Options{Agent: agent.Config{Mode: agent.AfterExpiry}}, reg(nil)},
@@ -114,6 +119,24 @@ const sweepAttemptTimeout = "200ms"
 // sweepHang is how long a hung call is held: beyond any attempt timeout, so
 // its caller always gives up first.
 const sweepHang = time.Minute
+
+// justBefore is the scenario whose agent installs 29 minutes after the
+// request, with a 30-minute timeout.
+func justBefore() sweepScenario {
+	var mu sync.Mutex
+	var requested time.Time
+	o := localcloud.Options{Agent: agent.Config{Mode: agent.Connects, InstallAt: func(string) time.Time {
+		mu.Lock()
+		defer mu.Unlock()
+		return requested.Add(29 * time.Minute)
+	}}}
+	return sweepScenario{"connects-just-before-deadline", o, func(e *env) {
+		mu.Lock()
+		requested = e.c.Clock.Now()
+		mu.Unlock()
+		e.register("fs-01", map[string]any{"activationTimeoutMinutes": 30})
+	}}
+}
 
 // injectSweepFaults makes rate of the calls of every operation the
 // project's functions and state machines make fail. A function's calls
@@ -228,6 +251,7 @@ type sweepResult struct {
 	outcome  string
 	injected int
 	hung     int
+	path     string // the states each registration entered (shown when a run differs)
 }
 
 func runSweepCell(t *testing.T, sc sweepScenario, seed uint64) sweepResult {
@@ -246,7 +270,12 @@ func runSweepCell(t *testing.T, sc sweepScenario, seed uint64) sweepResult {
 	for _, n := range e.c.Faults.Injected {
 		injected += n
 	}
-	return sweepResult{scenario: sc.name, seed: seed, outcome: e.outcome(), injected: injected, hung: e.c.Faults.Hung}
+	var path []string
+	for _, ex := range e.executions("Registration") {
+		path = append(path, strings.Join(statesEntered(ex), " "))
+	}
+	return sweepResult{scenario: sc.name, seed: seed, outcome: e.outcome(), injected: injected, hung: e.c.Faults.Hung,
+		path: strings.Join(path, "\n  ")}
 }
 
 // Every scenario under 30 % failing calls ends as it does without faults,
@@ -269,8 +298,8 @@ func TestFaultSweep(t *testing.T) {
 				t.Run(fmt.Sprintf("seed-%d", seed), func(t *testing.T) {
 					got := runSweepCell(t, sc, seed)
 					if got.outcome != want.outcome {
-						t.Errorf("with %.0f%% of calls failing (seed %d, %d faults injected) the run ended\n  %s\nwithout faults it ends\n  %s",
-							sweepRate*100, seed, got.injected, got.outcome, want.outcome)
+						t.Errorf("with %.0f%% of calls failing (seed %d, %d faults injected) the run ended\n  %s\nwithout faults it ends\n  %s\nstates entered:\n  %s",
+							sweepRate*100, seed, got.injected, got.outcome, want.outcome, got.path)
 					}
 					if got.injected == 0 {
 						t.Errorf("no fault was injected")
