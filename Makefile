@@ -207,7 +207,7 @@ readme:
 # scenario (make test runs a few cells). Seeded, so a run repeats; it rewrites
 # README.md's Reliability table when every test passed.
 reliability:
-	RELIABILITY=full $(GO) test -count=1 -v -run '^(TestFaultSweep|TestBadInputAtVolume|TestHundredClustersRegisterConcurrently|TestTwelveClustersAgainstAQuotaOfTen|TestCrashAfterEachWrite)$$' ./e2e/ -update-reliability
+	RELIABILITY=full $(GO) test -count=1 -v -run '^(TestFaultSweep|TestRetryBudgetRunsOutMidRegistration|TestBadInputAtVolume|TestHundredClustersRegisterConcurrently|TestTwelveClustersAgainstAQuotaOfTen|TestCrashAfterEachWrite)$$' ./e2e/ -update-reliability
 
 # Rewrite the state machine diagrams README.md and docs/statemachine.md embed
 # from statemachine/*.asl.json (localcloud/asl.Mermaid); make test fails when

@@ -6,12 +6,14 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	sfnsdk "github.com/aws/aws-sdk-go-v2/service/sfn"
 
+	"github.com/platform/eks-connector-registrar/internal/lambdamain"
 	"github.com/platform/eks-connector-registrar/localcloud"
 	"github.com/platform/eks-connector-registrar/localcloud/agent"
 	"github.com/platform/eks-connector-registrar/localcloud/awsproto"
@@ -52,7 +54,11 @@ func sweepScenarios() []sweepScenario {
 	return []sweepScenario{
 		{"connects-early", connects(time.Minute), reg(nil)},
 		{"connects-late", connects(25 * time.Minute), reg(map[string]any{"activationTimeoutMinutes": 30})},
-		{"connects-just-before-deadline", connects(29 * time.Minute), reg(map[string]any{"activationTimeoutMinutes": 30})},
+		// A minute before the deadline, which counts from the request: the
+		// agent is timed against it, not against Activation Ready, which a
+		// fault may delay (a code lost to a RegisterCluster answer that
+		// never came costs a re-registration, minutes of the 30).
+		justBefore(),
 		{"never-connects", localcloud.Options{Agent: agent.Config{Mode: agent.NeverConnects}}, reg(map[string]any{"activationTimeoutMinutes": 10})},
 		{"wrong-code", localcloud.Options{Agent: agent.Config{Mode: agent.WrongCode, Delay: time.Minute}}, reg(map[string]any{"activationTimeoutMinutes": 10})},
 		{"after-expiry", localcloud.Options{Agent: agent.Config{Mode: agent.AfterExpiry}}, reg(nil)},
@@ -104,9 +110,41 @@ func sweepScenarios() []sweepScenario {
 	}
 }
 
+// sweepAttemptTimeout is the functions' SDK_ATTEMPT_TIMEOUT in the sweep
+// (both runs of a cell): a hung call costs this much real time, not the
+// template's 10 s. Still far above what a local call takes, so a call that
+// is not hung is not cut short.
+const sweepAttemptTimeout = "200ms"
+
+// sweepHang is how long a hung call is held: beyond any attempt timeout, so
+// its caller always gives up first.
+const sweepHang = time.Minute
+
+// justBefore is the scenario whose agent installs 29 minutes after the
+// request, with a 30-minute timeout.
+func justBefore() sweepScenario {
+	var mu sync.Mutex
+	var requested time.Time
+	o := localcloud.Options{Agent: agent.Config{Mode: agent.Connects, InstallAt: func(string) time.Time {
+		mu.Lock()
+		defer mu.Unlock()
+		return requested.Add(29 * time.Minute)
+	}}}
+	return sweepScenario{"connects-just-before-deadline", o, func(e *env) {
+		mu.Lock()
+		requested = e.c.Clock.Now()
+		mu.Unlock()
+		e.register("fs-01", map[string]any{"activationTimeoutMinutes": 30})
+	}}
+}
+
 // injectSweepFaults makes rate of the calls of every operation the
-// project's functions and state machines make fail, half with the
-// service's throttling error and half with a 5xx.
+// project's functions and state machines make fail. A function's calls
+// fail a third each with the service's throttling error, a 5xx, and a hang
+// beyond the SDK's attempt timeout (half of the hung calls never served,
+// half served with the answer lost); a state machine's calls (Step
+// Functions' own service integrations, which are no SDK client of ours)
+// fail half with throttling, half with a 5xx.
 func injectSweepFaults(e *env, rate float64) {
 	for _, cr := range e.c.Credentials() {
 		if cr.Kind != "function" && cr.Kind != "state machine" {
@@ -115,14 +153,37 @@ func injectSweepFaults(e *env, rate float64) {
 		for _, svc := range []string{"iam", "sts", "eks", "ssm", "sqs", "events", "lambda", "states"} {
 			// Codes every service may answer (the Common Errors pages; the
 			// wire checker holds injected faults to them too).
-			e.c.Faults.Add(awsproto.Fault{Caller: cr.Name, Service: svc, Fraction: rate / 2, Code: "ThrottlingException", Status: 400,
-				Message: "injected: Rate exceeded"})
-			// Drawn only when the throttling fault missed: rate/4 of all calls each.
-			e.c.Faults.Add(awsproto.Fault{Caller: cr.Name, Service: svc, Fraction: (rate / 4) / (1 - rate/2), Code: "InternalFailure", Status: 500,
-				Message: "injected: We encountered an internal error. Please try again."})
-			e.c.Faults.Add(awsproto.Fault{Caller: cr.Name, Service: svc, Fraction: (rate / 4) / (1 - rate/2 - rate/4), Code: "ServiceUnavailable", Status: 503,
-				Message: "injected: Service unavailable"})
+			throttle := awsproto.Fault{Caller: cr.Name, Service: svc, Code: "ThrottlingException", Status: 400,
+				Message: "injected: Rate exceeded"}
+			internal := awsproto.Fault{Caller: cr.Name, Service: svc, Code: "InternalFailure", Status: 500,
+				Message: "injected: We encountered an internal error. Please try again."}
+			unavailable := awsproto.Fault{Caller: cr.Name, Service: svc, Code: "ServiceUnavailable", Status: 503,
+				Message: "injected: Service unavailable"}
+			hung := awsproto.Fault{Caller: cr.Name, Service: svc, Latency: sweepHang}
+			answerLost := awsproto.Fault{Caller: cr.Name, Service: svc, Latency: sweepHang, AnswerLate: true}
+			if cr.Kind == "function" {
+				addShares(e, rate, []awsproto.Fault{throttle, internal, unavailable, hung, answerLost}, []float64{2, 1, 1, 1, 1})
+			} else {
+				addShares(e, rate, []awsproto.Fault{throttle, internal, unavailable}, []float64{2, 1, 1})
+			}
 		}
+	}
+}
+
+// addShares adds faults so that rate of the matching calls are selected,
+// split between them by weight. A fault draws only when the ones before it
+// missed, so each one's Fraction is its share of the calls left.
+func addShares(e *env, rate float64, faults []awsproto.Fault, weights []float64) {
+	total := 0.0
+	for _, w := range weights {
+		total += w
+	}
+	left := 1.0
+	for i, f := range faults {
+		share := rate * weights[i] / total
+		f.Fraction = share / left
+		left -= share
+		e.c.Faults.Add(f)
 	}
 }
 
@@ -189,12 +250,15 @@ type sweepResult struct {
 	seed     uint64 // 0: fault-free
 	outcome  string
 	injected int
+	hung     int
+	path     string // the states each registration entered (shown when a run differs)
 }
 
 func runSweepCell(t *testing.T, sc sweepScenario, seed uint64) sweepResult {
 	o := sc.opts
 	o.Seed = seed
 	o.NoSDKBackoff = true // both runs alike
+	o.FunctionEnv = map[string]string{lambdamain.AttemptTimeoutVar: sweepAttemptTimeout}
 	e := start(t, o)
 	if seed != 0 {
 		injectSweepFaults(e, sweepRate)
@@ -206,7 +270,12 @@ func runSweepCell(t *testing.T, sc sweepScenario, seed uint64) sweepResult {
 	for _, n := range e.c.Faults.Injected {
 		injected += n
 	}
-	return sweepResult{scenario: sc.name, seed: seed, outcome: e.outcome(), injected: injected}
+	var path []string
+	for _, ex := range e.executions("Registration") {
+		path = append(path, strings.Join(statesEntered(ex), " "))
+	}
+	return sweepResult{scenario: sc.name, seed: seed, outcome: e.outcome(), injected: injected, hung: e.c.Faults.Hung,
+		path: strings.Join(path, "\n  ")}
 }
 
 // Every scenario under 30 % failing calls ends as it does without faults,
@@ -229,12 +298,13 @@ func TestFaultSweep(t *testing.T) {
 				t.Run(fmt.Sprintf("seed-%d", seed), func(t *testing.T) {
 					got := runSweepCell(t, sc, seed)
 					if got.outcome != want.outcome {
-						t.Errorf("with %.0f%% of calls failing (seed %d, %d faults injected) the run ended\n  %s\nwithout faults it ends\n  %s",
-							sweepRate*100, seed, got.injected, got.outcome, want.outcome)
+						t.Errorf("with %.0f%% of calls failing (seed %d, %d faults injected) the run ended\n  %s\nwithout faults it ends\n  %s\nstates entered:\n  %s",
+							sweepRate*100, seed, got.injected, got.outcome, want.outcome, got.path)
 					}
 					if got.injected == 0 {
 						t.Errorf("no fault was injected")
 					}
+					t.Logf("%d faults injected, %d of them hangs", got.injected, got.hung)
 				})
 			}
 		})

@@ -33,8 +33,10 @@ type reliabilitySuite struct {
 
 // The suites, in the table's order.
 var reliabilitySuites = []reliabilitySuite{
-	{"faultsweep", "Fault sweep", fmt.Sprintf("%d scenarios × %d seeds, %.0f %% of every call failing (throttling, 5xx); each run held to its fault-free outcome",
+	{"faultsweep", "Fault sweep", fmt.Sprintf("%d scenarios × %d seeds, %.0f %% of every call failing (throttling, 5xx, and for the functions' calls hangs beyond the SDK's attempt timeout); each run held to its fault-free outcome",
 		len(sweepScenarios()), len(sweepSeeds), sweepRate*100)},
+	{"retrybudget", "Retry budget", fmt.Sprintf("%d seeds: CheckActivation's DescribeCluster fails long enough to run the SDK's retry budget dry (ratelimit.QuotaExceededError, reported as TransientAWSError), within the state machine's retries; each run held to its fault-free outcome",
+		len(sweepSeeds))},
 	{"crashsweep", "Crash sweep", "a function's process dies right after, or right before, each AWS write of a crash-free run (registration, compensation, deregistration); each run held to the crash-free end state"},
 	{"badinput", "Bad input", fmt.Sprintf("malformed events through the bus (seed %d): one Registration Rejected each, naming the field and rule; no write to IAM, EKS or SSM", badInputSeed)},
 	{"manyclusters", "Many clusters", "100 clusters registering at once, quota raised: a case is a cluster registered"},
@@ -178,6 +180,7 @@ func TestReliabilityTableIsCurrent(t *testing.T) {
 	}
 	want := map[string]int{
 		"faultsweep":   len(sweepScenarios()) * len(sweepSeeds),
+		"retrybudget":  len(sweepSeeds),
 		"crashsweep":   crashCases,
 		"badinput":     len(badevents.Generate(badInputSeed, badInputCount)),
 		"manyclusters": 100,

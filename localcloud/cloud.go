@@ -93,12 +93,19 @@ type Options struct {
 	// answers a key it has no record of (awsproto.UnrecognizedClient).
 	// Otherwise such a caller is an administrator.
 	DenyUnknownCredentials bool
-	// NoSDKBackoff gives in-process functions an SDK retryer that retries
+	// NoSDKBackoff gives in-process functions (and the state machines' own
+	// calls) an SDK retryer that retries
 	// at once instead of after its exponential backoff; every other rule
 	// of the standard retryer (3 attempts, the retry token budget) stays.
 	// Virtual time stands still while a function runs, so the backoff
 	// would only cost real time: a fault sweep sets it.
 	NoSDKBackoff bool
+	// FunctionEnv overrides variables of every function's environment, as
+	// `sam local invoke --env-vars` does: only variables the template
+	// declares are set, others are ignored. Both in-process and RIE-run
+	// functions see them (a fault sweep shortens SDK_ATTEMPT_TIMEOUT so a
+	// hung call costs it little real time).
+	FunctionEnv map[string]string
 }
 
 // Cloud is a running local cloud.
@@ -132,6 +139,8 @@ type Cloud struct {
 	enforce       bool
 	templateRoles map[string]*awsproto.Principal
 	closers       []func() // run by Close (the RIE processes)
+	// functionEnvOverrides is Options.FunctionEnv.
+	functionEnvOverrides map[string]string
 }
 
 const (
@@ -151,7 +160,7 @@ func Start(o Options) (*Cloud, error) {
 		o.Addr = "127.0.0.1:0"
 	}
 	c := &Cloud{Region: o.Region, Account: o.Account, principals: map[string]*awsproto.Principal{},
-		enforce: !o.DisablePolicies, templateRoles: map[string]*awsproto.Principal{}}
+		enforce: !o.DisablePolicies, functionEnvOverrides: o.FunctionEnv, templateRoles: map[string]*awsproto.Principal{}}
 	if o.RealTime {
 		c.Clock = clock.Real{}
 	} else {
@@ -199,7 +208,15 @@ func Start(o Options) (*Cloud, error) {
 	c.Events, evSvc = events.New(events.Config{Region: o.Region, Account: o.Account, Clock: c.Clock,
 		Dispatcher: dispatcher{c}, DeadLetters: c.SQS})
 	c.SFN, sfnSvc = sfn.New(sfn.Config{Region: o.Region, Account: o.Account, Clock: c.Clock, Seed: o.Seed, ReadLag: o.SFNReadLag,
-		ClientConfig: func(smArn string) aws.Config { return c.configFor("sm:" + smArn) },
+		ClientConfig: func(smArn string) aws.Config {
+			cfg := c.configFor("sm:" + smArn)
+			if o.NoSDKBackoff { // Step Functions' own calls too: a backoff would only cost real time
+				cfg.Retryer = func() aws.Retryer {
+					return retry.NewStandard(func(so *retry.StandardOptions) { so.Backoff = noBackoff{} })
+				}
+			}
+			return cfg
+		},
 		StatusChanged: func(ex *sfn.Execution, detail map[string]any) {
 			// Step Functions reports every ended execution on the default bus.
 			b, _ := json.Marshal(detail)
@@ -377,7 +394,7 @@ func (c *Cloud) deploy(o Options) error {
 			if !ok {
 				return fmt.Errorf("function %s: no in-process factory for functions/%s", f.LogicalID, dir)
 			}
-			env := f.Environment
+			env := overrideEnv(f.Environment, o.FunctionEnv)
 			// One handler per execution environment, each signed with a
 			// session token of its own, as Lambda gives each environment.
 			pool, err := lambda.NewPool(f.FunctionName, f.Arn, func(sessionToken string) (lambda.Handler, error) {
@@ -591,6 +608,24 @@ func (c *Cloud) iamRole(roleArn string) (*awsproto.Principal, bool) {
 	}
 	c.Policies.SetPolicies(snap.Name, ps)
 	return &awsproto.Principal{Name: snap.Name, ARN: snap.ARN}, true
+}
+
+// overrideEnv is env with the declared variables over replaced
+// (Options.FunctionEnv).
+func overrideEnv(env, over map[string]string) map[string]string {
+	if len(over) == 0 {
+		return env
+	}
+	out := make(map[string]string, len(env))
+	for k, v := range env {
+		out[k] = v
+	}
+	for k, v := range over {
+		if _, declared := env[k]; declared {
+			out[k] = v
+		}
+	}
+	return out
 }
 
 // noBackoff retries at once (Options.NoSDKBackoff).

@@ -60,7 +60,7 @@ func (c *Cloud) rieRunner(o *RIEOptions, f *template.Function, key string) *lamb
 // local cloud and signed as f's role.
 func (c *Cloud) functionEnv(o *RIEOptions, f *template.Function, key string) map[string]string {
 	env := map[string]string{}
-	for k, v := range f.Environment {
+	for k, v := range overrideEnv(f.Environment, c.functionEnvOverrides) {
 		env[k] = v
 	}
 	if o.Env != nil {

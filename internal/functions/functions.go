@@ -12,13 +12,14 @@ import (
 	"github.com/platform/eks-connector-registrar/internal/trigger"
 )
 
-// Factories is keyed by the directory under functions/.
+// Factories is keyed by the directory under functions/. Each is
+// lambdamain.Configured, as lambdamain.Main builds it in Lambda.
 var Factories = map[string]lambdamain.Factory{
-	"check-activation":      activation.NewHandler,
-	"check-cluster":         registration.NewCheckHandler,
-	"cleanup":               cleanup.NewCleanupHandler,
-	"complete-registration": cleanup.NewCompleteHandler,
-	"ensure-roles":          roles.NewHandler,
-	"register-cluster":      registration.NewRegisterHandler,
-	"trigger":               trigger.NewHandler,
+	"check-activation":      lambdamain.Configured(activation.NewHandler),
+	"check-cluster":         lambdamain.Configured(registration.NewCheckHandler),
+	"cleanup":               lambdamain.Configured(cleanup.NewCleanupHandler),
+	"complete-registration": lambdamain.Configured(cleanup.NewCompleteHandler),
+	"ensure-roles":          lambdamain.Configured(roles.NewHandler),
+	"register-cluster":      lambdamain.Configured(registration.NewRegisterHandler),
+	"trigger":               lambdamain.Configured(trigger.NewHandler),
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 )
 
@@ -41,12 +42,70 @@ func Main(f Factory) {
 		log.Error("loading AWS configuration", "error", err)
 		os.Exit(1)
 	}
-	h, err := f(cfg, os.Getenv, log, time.Now)
+	h, err := Configured(f)(cfg, os.Getenv, log, time.Now)
 	if err != nil {
 		log.Error("building handler", "error", fmt.Sprint(err))
 		os.Exit(1)
 	}
 	lambda.Start(h)
+}
+
+// AttemptTimeoutVar is the function environment variable (template.yaml,
+// Globals) that bounds one attempt of an AWS call: a Go duration, default
+// DefaultAttemptTimeout.
+//
+// Without it an attempt has no bound but the invocation's: the SDK's HTTP
+// client sets none on waiting for an answer, so one call that hangs (a
+// half-open connection, a stalled service) holds the function until its
+// Lambda timeout, which ends the whole invocation as Sandbox.Timedout, its
+// other work with it, and spends one of the state machine's retries and the
+// function's full timeout of billed time. Bounded, the attempt fails as a
+// timeout, which the SDK's standard retryer retries like a 5xx (a retry
+// costs 14 tokens of its budget), so a hung attempt costs one attempt. When
+// every attempt hangs the call fails as a transient error
+// (awserr.IsTransient) and the step says which call, before the function's
+// timeout: 3 attempts of 10 s fit the 30 s functions (the cleanup function
+// has 120 s). 10 s is far above what these control-plane calls take, so a
+// slow answer is not cut short; a cut-short attempt may have been served,
+// and every write the functions make is idempotent under retry.
+const AttemptTimeoutVar = "SDK_ATTEMPT_TIMEOUT"
+
+// DefaultAttemptTimeout bounds one AWS call attempt when AttemptTimeoutVar
+// is not set.
+const DefaultAttemptTimeout = 10 * time.Second
+
+// Configure applies the project's AWS SDK settings to cfg: the attempt
+// timeout (AttemptTimeoutVar) on its HTTP client.
+func Configure(cfg aws.Config, getenv func(string) string) (aws.Config, error) {
+	d := DefaultAttemptTimeout
+	if v := getenv(AttemptTimeoutVar); v != "" {
+		p, err := time.ParseDuration(v)
+		if err != nil || p <= 0 {
+			return cfg, fmt.Errorf("environment variable %s is %q, not a positive Go duration such as 10s: set it in template.yaml (Globals.Function.Environment)", AttemptTimeoutVar, v)
+		}
+		d = p
+	}
+	switch hc := cfg.HTTPClient.(type) {
+	case nil:
+		cfg.HTTPClient = awshttp.NewBuildableClient().WithTimeout(d)
+	case *awshttp.BuildableClient:
+		cfg.HTTPClient = hc.WithTimeout(d)
+	default:
+		return cfg, fmt.Errorf("the AWS configuration's HTTP client is a %T, on which the attempt timeout (%s) cannot be set: leave it unset or use an aws/transport/http BuildableClient", hc, AttemptTimeoutVar)
+	}
+	return cfg, nil
+}
+
+// Configured is f with cfg passed through Configure first: how every
+// function is built, in Lambda (Main) and in the local cloud.
+func Configured(f Factory) Factory {
+	return func(cfg aws.Config, getenv func(string) string, log *slog.Logger, now func() time.Time) (lambda.Handler, error) {
+		cfg, err := Configure(cfg, getenv)
+		if err != nil {
+			return nil, err
+		}
+		return f(cfg, getenv, log, now)
+	}
 }
 
 // Logger is the logger of one invocation: every line it writes reaches

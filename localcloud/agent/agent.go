@@ -50,6 +50,10 @@ type Config struct {
 	// DelayFor, when set, gives each cluster its own Delay (agents
 	// installed at spread times).
 	DelayFor func(cluster string) time.Duration
+	// InstallAt, when set, overrides Delay and DelayFor: the agent installs
+	// at that virtual time, or at once when Activation Ready comes later (an
+	// agent timed against the deadline, not against the code's publication).
+	InstallAt func(cluster string) time.Time
 }
 
 // Registrar is the SSM side the agent talks to: the stand-in for the
@@ -181,6 +185,9 @@ func (a *Agent) install(ev ActivationReady) {
 	delay := a.cfg.Delay
 	if a.cfg.DelayFor != nil {
 		delay = a.cfg.DelayFor(ev.ClusterName)
+	}
+	if a.cfg.InstallAt != nil {
+		delay = max(0, a.cfg.InstallAt(ev.ClusterName).Sub(a.clk.Now()))
 	}
 	if err := clock.Sleep(ctx, a.clk, delay); err != nil {
 		return

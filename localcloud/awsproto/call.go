@@ -1,8 +1,10 @@
 package awsproto
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net/http"
 	"strings"
@@ -112,6 +114,22 @@ type Call struct {
 	// killAfter: a KillCallerAfter fault selected this call. It is served;
 	// its answer is dropped and its caller's sandbox ended (serve).
 	killAfter bool
+	// answerLate: a hang fault with AnswerLate selected this call. It is
+	// served; its answer is held this long, and dropped if the caller has
+	// gone by then (serve).
+	answerLate time.Duration
+	req        *http.Request
+}
+
+// readBody reads the request's body ahead of the service (which then reads
+// the copy): net/http notices a caller hanging up only once the body has
+// been read, and a hang must see its caller go.
+func (c *Call) readBody() {
+	if c.req == nil || c.req.Body == nil {
+		return
+	}
+	b, _ := io.ReadAll(c.req.Body)
+	c.req.Body = io.NopCloser(bytes.NewReader(b))
 }
 
 // Partition is the ARN partition the local cloud serves.
@@ -126,11 +144,19 @@ func (c *Call) Begin(op string) *Error {
 	if c.faults == nil {
 		return nil
 	}
-	e, kill, killAfter := c.faults.apply(c)
+	e, kill, killAfter, h := c.faults.apply(c)
 	if kill {
 		c.faults.killCaller(c)
 	}
 	c.killAfter = killAfter
+	if h.d > 0 {
+		if h.answerLate {
+			c.answerLate = h.d
+		} else if c.readBody(); !wait(c, h.d) {
+			// The caller gave up before the service acted: no answer.
+			panic(http.ErrAbortHandler)
+		}
+	}
 	return e
 }
 
@@ -168,7 +194,7 @@ type Fault struct {
 	Service string // SigV4 service name; "" matches any
 	Op      string // operation name; "" matches any
 	// FirstN: the first N matching calls fail. Zero with Fraction zero and
-	// Latency set means latency only.
+	// Latency set means latency only (on every matching call).
 	FirstN int
 	// Fraction of calls that fail, drawn from a seeded source so runs repeat.
 	Fraction float64
@@ -179,7 +205,18 @@ type Fault struct {
 	RetryAfterMillis int
 	// Latency is added to every matching call, in real time: a caller is
 	// busy while it waits for an answer, so virtual time could not pass.
+	//
+	// With Latency, no Code and a selector (FirstN or Fraction, after Skip), only
+	// the selected calls are delayed, and a caller that gives up first (its
+	// SDK client's timeout, its context) gets no answer at all: the call is
+	// a hang. A hung call is not served (the service never acted on it)
+	// unless AnswerLate is set.
 	Latency time.Duration
+	// AnswerLate: a hung call (above) is served at once, and only its
+	// answer is held for Latency, then dropped if the caller has gone: the
+	// service did the work and the caller never learnt it, so the caller's
+	// retry meets what its first attempt wrote.
+	AnswerLate bool
 	// Caller limits the fault to calls signed by this principal
 	// (Principal.Name, e.g. a function's logical id); "" matches any.
 	Caller string
@@ -211,6 +248,9 @@ type Faults struct {
 	// Injected counts the failures injected (and callers killed), per
 	// "service:Op".
 	Injected map[string]int
+	// Hung counts the calls a hang fault selected (Fault.Latency); they are
+	// counted in Injected too.
+	Hung int
 	// Sandboxes ends the execution environment a KillCaller fault names
 	// (the Lambda emulation); nil only drops the killed caller's calls.
 	Sandboxes SandboxKiller
@@ -250,7 +290,18 @@ func (f *Faults) InjectedCount(service, op string) int {
 	return f.Injected[service+":"+op]
 }
 
-func (f *Faults) apply(c *Call) (fail *Error, kill, killAfter bool) {
+// hang is a selected latency fault's effect on one call (Fault.Latency).
+type hang struct {
+	d          time.Duration
+	answerLate bool
+}
+
+func (ft *Fault) hangs() bool {
+	return ft.Latency > 0 && ft.Code == "" && !ft.KillCaller && !ft.KillCallerAfter &&
+		(ft.FirstN > 0 || ft.Fraction > 0)
+}
+
+func (f *Faults) apply(c *Call) (fail *Error, kill, killAfter bool, h hang) {
 	service, op := c.Service, c.Op
 	f.mu.Lock()
 	var latency time.Duration
@@ -259,9 +310,12 @@ func (f *Faults) apply(c *Call) (fail *Error, kill, killAfter bool) {
 			(ft.Caller != "" && (c.Principal == nil || c.Principal.Name != ft.Caller)) {
 			continue
 		}
-		latency += ft.Latency
+		hangs := ft.hangs()
+		if !hangs {
+			latency += ft.Latency
+		}
 		kills := ft.KillCaller || ft.KillCallerAfter
-		if fail != nil || kill || killAfter || (ft.Code == "" && !kills) || (kills && c.SessionToken == "") {
+		if fail != nil || kill || killAfter || h.d > 0 || (ft.Code == "" && !kills && !hangs) || (kills && c.SessionToken == "") {
 			continue
 		}
 		ft.seen++
@@ -275,6 +329,9 @@ func (f *Faults) apply(c *Call) (fail *Error, kill, killAfter bool) {
 				kill = true
 			case ft.KillCallerAfter:
 				killAfter = true
+			case hangs:
+				h = hang{d: ft.Latency, answerLate: ft.AnswerLate}
+				f.Hung++
 			default:
 				fail = &Error{Code: ft.Code, Status: ft.Status, Message: ft.Message, RetryAfterMillis: ft.RetryAfterMillis}
 			}
@@ -283,14 +340,22 @@ func (f *Faults) apply(c *Call) (fail *Error, kill, killAfter bool) {
 	}
 	f.mu.Unlock()
 	if latency > 0 {
-		t := time.NewTimer(latency)
-		select {
-		case <-t.C:
-		case <-c.Ctx.Done():
-			t.Stop()
-		}
+		wait(c, latency)
 	}
-	return fail, kill, killAfter
+	return fail, kill, killAfter, h
+}
+
+// wait holds c for d of real time or until its caller gives up; it reports
+// whether the caller is still there.
+func wait(c *Call, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-c.Ctx.Done():
+		return false
+	}
 }
 
 // ---------------------------------------------------------------------------
@@ -436,7 +501,7 @@ func (rt *Router) serve(w http.ResponseWriter, r *http.Request, seen *Call) {
 	c := &Call{
 		Ctx: r.Context(), Service: cred.Service, Region: cred.Region, Account: rt.Account,
 		Principal: p, RequestID: NewRequestID(), Clock: rt.Clock, authz: rt.Authz, faults: rt.Faults,
-		Endpoint: endpointOf(r), SessionToken: r.Header.Get("X-Amz-Security-Token"),
+		Endpoint: endpointOf(r), SessionToken: r.Header.Get("X-Amz-Security-Token"), req: r,
 	}
 	if p.Admin {
 		c.authz = nil
@@ -444,13 +509,16 @@ func (rt *Router) serve(w http.ResponseWriter, r *http.Request, seen *Call) {
 	rt.Faults.dropIfDead(c)
 	w.Header().Set("x-amzn-RequestId", c.RequestID)
 	defer func() { seen.Op = c.Op }()
-	// A KillCallerAfter call's answer never leaves: the writer drops it.
-	w = &answerDropper{ResponseWriter: w, c: c}
+	// A KillCallerAfter call's answer never leaves: the writer drops it. An
+	// AnswerLate hang's answer is held, then sent or dropped (release).
+	ad := &answerDropper{ResponseWriter: w, c: c}
+	w = ad
 	if rt.OnCall == nil && rt.OnAnswer == nil {
 		svc.ServeAWS(w, r, c)
 		if c.killAfter {
 			c.faults.killCaller(c)
 		}
+		ad.release()
 		return
 	}
 	sw := &statusWriter{ResponseWriter: w, capture: rt.OnAnswer != nil}
@@ -464,26 +532,59 @@ func (rt *Router) serve(w http.ResponseWriter, r *http.Request, seen *Call) {
 	if c.killAfter {
 		c.faults.killCaller(c)
 	}
+	ad.release()
 }
 
 // answerDropper passes an answer through unless its call was selected by a
-// KillCallerAfter fault (which Begin decides before anything is written).
+// KillCallerAfter fault (which Begin decides before anything is written),
+// and holds the answer of a call an AnswerLate hang selected.
 type answerDropper struct {
 	http.ResponseWriter
-	c *Call
+	c      *Call
+	status int
+	held   []byte
 }
 
 func (d *answerDropper) WriteHeader(code int) {
-	if !d.c.killAfter {
+	switch {
+	case d.c.killAfter:
+	case d.c.answerLate > 0:
+		if d.status == 0 {
+			d.status = code
+		}
+	default:
 		d.ResponseWriter.WriteHeader(code)
 	}
 }
 
 func (d *answerDropper) Write(b []byte) (int, error) {
-	if d.c.killAfter {
+	switch {
+	case d.c.killAfter:
+		return len(b), nil
+	case d.c.answerLate > 0:
+		if d.status == 0 {
+			d.status = http.StatusOK
+		}
+		d.held = append(d.held, b...)
 		return len(b), nil
 	}
 	return d.ResponseWriter.Write(b)
+}
+
+// release sends a held answer once its latency has passed, or drops it
+// with the connection when the caller gave up first.
+func (d *answerDropper) release() {
+	if d.c.answerLate <= 0 {
+		return
+	}
+	if !wait(d.c, d.c.answerLate) {
+		panic(http.ErrAbortHandler)
+	}
+	if d.status == 0 {
+		d.status = http.StatusOK
+	}
+	d.ResponseWriter.WriteHeader(d.status)
+	_, _ = d.ResponseWriter.Write(d.held)
 }
 
 // UnrecognizedClient is AWS's answer to a request signed with an access key
