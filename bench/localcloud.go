@@ -104,8 +104,9 @@ func (r *report) localcloud(root string, suite bool) error {
 // spends its time, compile against test, and the slowest packages' tests.
 func (r *report) suitePhases(clone, cache string) error {
 	fmt.Fprintln(os.Stderr, "bench: make test's steps one by one, empty build cache")
-	r.line("\n**Where a cold `make test` spends its time.** Its steps one after another (make test runs the first four side by side, " +
-		"then the suite at the real now, then the two other dates side by side), in another fresh clone with another empty build cache. " +
+	r.line("\n**Where a cold `make test` spends its time.** Its steps one after another (make test runs vet beside npm ci and cfn-lint, " +
+		"then the emulator's install beside the type-check, then the suite at the real now, then the two other dates side by side), " +
+		"in another fresh clone with another empty build cache. " +
 		"A step that compiles a package leaves it in the cache for the next (vet compiles everything the tests then only link). " +
 		"Command: `make <step>` with `GOCACHE=<empty dir>`, in that order.\n")
 	r.line("| step | what it does | wall | CPU | load at start |")
@@ -114,9 +115,9 @@ func (r *report) suitePhases(clone, cache string) error {
 	var total, totalCPU time.Duration
 	var testJSON []byte
 	for _, st := range []struct{ target, what string }{
-		{"tools", "npm ci (asl-validator), go install aws-lambda-rie (its own dependencies, and the standard library)"},
+		{"test-vet", "go vet ./...: compiles every package and its tests for this host (the standard library included), runs every analyzer"},
 		{"cfn-lint", "cfn-lint template.yaml"},
-		{"test-vet", "go vet ./...: compiles every package and its tests for this host, runs every analyzer"},
+		{"tools", "npm ci (asl-validator), go install aws-lambda-rie (its own dependencies: vet compiled the standard library)"},
 		{"test-typecheck", "scripts/typecheck: the production code and its imports type-checked for linux/arm64"},
 		{"test-at-now", "go test ./... at the real now: links the test binaries, runs them"},
 		{"test-at-+10y", "the dated packages ten years ahead"},
