@@ -7,7 +7,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -52,7 +54,9 @@ func (r *report) localcloud(root string, suite bool) error {
 	}
 	w, c := statsOf(walls).median, statsOf(cpus).median
 	r.line("| `make run` (scenario connects, warm build cache) | `make run` | 5 | %s | %s | %s | ≤ 3 s %s |", secs(w), secs(c), load, r.verdict(w <= 3*time.Second))
-	r.line("| 100-cluster registration | | | not measured | | | the reliability work's 100-cluster run is not on this branch yet |")
+	if err := r.hundredClusters(root); err != nil {
+		return err
+	}
 	if !suite {
 		r.line("| `make test`, cold and warm | | | not measured in this run (`make bench BENCH_SUITE=1`) | | | ≤ 120 s cold |")
 		return nil
@@ -104,8 +108,9 @@ func (r *report) localcloud(root string, suite bool) error {
 // spends its time, compile against test, and the slowest packages' tests.
 func (r *report) suitePhases(clone, cache string) error {
 	fmt.Fprintln(os.Stderr, "bench: make test's steps one by one, empty build cache")
-	r.line("\n**Where a cold `make test` spends its time.** Its steps one after another (make test runs the first four side by side, " +
-		"then the suite at the real now, then the two other dates side by side), in another fresh clone with another empty build cache. " +
+	r.line("\n**Where a cold `make test` spends its time.** Its steps one after another (make test runs vet beside npm ci and cfn-lint, " +
+		"then the emulator's install beside the type-check, then the suite at the real now, then the two other dates side by side), " +
+		"in another fresh clone with another empty build cache. " +
 		"A step that compiles a package leaves it in the cache for the next (vet compiles everything the tests then only link). " +
 		"Command: `make <step>` with `GOCACHE=<empty dir>`, in that order.\n")
 	r.line("| step | what it does | wall | CPU | load at start |")
@@ -114,9 +119,9 @@ func (r *report) suitePhases(clone, cache string) error {
 	var total, totalCPU time.Duration
 	var testJSON []byte
 	for _, st := range []struct{ target, what string }{
-		{"tools", "npm ci (asl-validator), go install aws-lambda-rie (its own dependencies, and the standard library)"},
+		{"test-vet", "go vet ./...: compiles every package and its tests for this host (the standard library included), runs every analyzer"},
 		{"cfn-lint", "cfn-lint template.yaml"},
-		{"test-vet", "go vet ./...: compiles every package and its tests for this host, runs every analyzer"},
+		{"tools", "npm ci (asl-validator), go install aws-lambda-rie (its own dependencies: vet compiled the standard library)"},
 		{"test-typecheck", "scripts/typecheck: the production code and its imports type-checked for linux/arm64"},
 		{"test-at-now", "go test ./... at the real now: links the test binaries, runs them"},
 		{"test-at-+10y", "the dated packages ten years ahead"},
@@ -162,5 +167,56 @@ func (r *report) suitePhases(clone, cache string) error {
 		parts = append(parts, fmt.Sprintf("%s %s", strings.TrimPrefix(p.pkg, "github.com/platform/eks-connector-registrar/"), secs(p.d)))
 	}
 	r.line("\nThe slowest packages' tests at the real now (go test -json, the test binary's run): %s.", strings.Join(parts, ", "))
+	return nil
+}
+
+// manyLine is what e2e's TestHundredClustersRegisterConcurrently logs.
+var manyLine = regexp.MustCompile(`(\d+) clusters: (\S+) real time, (\d+) AWS calls, (\d+) calls/s served`)
+
+// hundredClusters runs e2e's 100-cluster registration (RELIABILITY=full, as
+// make reliability does) three times from one test binary and reports the
+// test's own figures: the real time from starting the cloud to the last
+// execution's end with everything delivered, and the AWS calls served in it.
+func (r *report) hundredClusters(root string) error {
+	const runs = 3
+	tmp, err := os.MkdirTemp("", "bench-many-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	bin := filepath.Join(tmp, "e2e.test")
+	if out, err := exec.Command("go", "test", "-c", "-o", bin, "./e2e").CombinedOutput(); err != nil {
+		return fmt.Errorf("go test -c ./e2e: %v\n%s", err, out)
+	}
+	var walls, cpus []time.Duration
+	var calls []int
+	var clusters int
+	load := loadavg()
+	for i := 0; i < runs; i++ {
+		_, c, out, err := timed(filepath.Join(root, "e2e"), []string{"RELIABILITY=full"}, bin,
+			"-test.run", "^TestHundredClustersRegisterConcurrently$", "-test.v", "-test.count=1")
+		if err != nil {
+			return fmt.Errorf("TestHundredClustersRegisterConcurrently: %v\n%s", err, out)
+		}
+		m := manyLine.FindSubmatch(out)
+		if m == nil {
+			return fmt.Errorf("TestHundredClustersRegisterConcurrently logged no %q line:\n%s", manyLine, out)
+		}
+		clusters, _ = strconv.Atoi(string(m[1]))
+		w, err := time.ParseDuration(string(m[2]))
+		if err != nil {
+			return err
+		}
+		n, _ := strconv.Atoi(string(m[3]))
+		walls, cpus, calls = append(walls, w), append(cpus, c), append(calls, n)
+	}
+	w, c := statsOf(walls).median, statsOf(cpus).median
+	sort.Ints(calls)
+	n := calls[len(calls)/2]
+	r.line("| %d-cluster registration: **%d AWS calls, %.0f calls/s** (e2e TestHundredClustersRegisterConcurrently: %d Register Cluster "+
+		"events at one virtual instant, agents connecting over 25 virtual minutes, every execution ended; wall is the test's own "+
+		"figure, CPU the whole test process's) | "+
+		"`RELIABILITY=full go test -count=1 -v -run '^TestHundredClustersRegisterConcurrently$' ./e2e/` | %d | %s | %s | %s | none set |",
+		clusters, n, float64(n)/w.Seconds(), clusters, runs, secs(w), secs(c), load)
 	return nil
 }

@@ -6,7 +6,7 @@
 // These are benchmarks, not tests: a figure that misses its target is
 // reported as a miss and never fails make test (which does not run this).
 //
-// Usage: go run ./bench [-o BENCHMARKS.md] [-starts 30] [-suite]
+// Usage: go run ./bench [-o BENCHMARKS.md] [-starts 60] [-suite]
 package main
 
 import (
@@ -24,7 +24,7 @@ import (
 
 func main() {
 	out := flag.String("o", "BENCHMARKS.md", "the report to write")
-	starts := flag.Int("starts", 30, "process starts per bootstrap and reference (start-up)")
+	starts := flag.Int("starts", 60, "process starts per bootstrap and reference (start-up)")
 	invokes := flag.Int("invokes", 200, "warm invocations per function (invocation latency)")
 	suite := flag.Bool("suite", false, "also time make test from a fresh clone (cold) and again (warm): several minutes")
 	only := flag.String("only", "", "comma-separated sections to run (workflow,naive,startup,size,localcloud); empty: all")

@@ -368,7 +368,10 @@ func (r *report) startup(root string, starts, invokes int) error {
 		"function's events/ file (the one cmd/localcloud's TestEveryEventBehindRIE gives it), and times each invocation from "+
 		"handing the event out to the answer. *First* is the first invocation after init (%d process starts: SDK clients' "+
 		"first requests, connections); *warm* are the %d that follow in the same process. *Answer* is the first invocation's: "+
-		"a typed error is the function's documented answer to that event on a fresh cloud, not a failure of the benchmark.\n", starts, invokes)
+		"a typed error is the function's documented answer to that event on a fresh cloud, not a failure of the benchmark. "+
+		"RegisterClusterFunction is first given what its step has before it in a registration (bench/realpath.go: the roles "+
+		"EnsureRoles makes, the cluster's lock held by the execution, as cmd/localcloud's test sets up), and each warm invocation "+
+		"a cluster of its own, so every invocation registers a cluster and stores its code.\n", starts, invokes)
 	r.line("| function | event | answer | first: median | first: p99 | warm: median | warm: p99 |")
 	r.line("|---|---|---|---|---|---|---|")
 	for _, f := range fns {
@@ -382,8 +385,11 @@ func (r *report) startup(root string, starts, invokes int) error {
 		}
 		var first, warm []time.Duration
 		answer := ""
+		setup := functionSetup[f.id]
 		for i := 0; i < starts; i++ {
-			cl, err := app.Start(localcloud.Options{NoAgent: true}, nil)
+			// The quota leaves room for every registration the setup lets
+			// the function make.
+			cl, err := app.Start(localcloud.Options{NoAgent: true, ClusterQuota: invokes + 10}, nil)
 			if err != nil {
 				return err
 			}
@@ -410,12 +416,27 @@ func (r *report) startup(root string, starts, invokes int) error {
 				n = 1 + invokes
 			}
 			for j := 0; j < n; j++ {
-				res, err := papi.invoke(event)
+				payload := event
+				if setup != nil {
+					if payload, err = setup(root, cl, event, j); err != nil {
+						_ = cmd.Process.Kill()
+						papi.close()
+						cl.Close()
+						return fmt.Errorf("%s: setting up invocation %d: %w", f.id, j+1, err)
+					}
+				}
+				res, err := papi.invoke(payload)
 				if err != nil {
 					_ = cmd.Process.Kill()
 					papi.close()
 					cl.Close()
 					return fmt.Errorf("%s: invocation %d: %w", f.id, j+1, err)
+				}
+				if setup != nil && res.error != "" {
+					_ = cmd.Process.Kill()
+					papi.close()
+					cl.Close()
+					return fmt.Errorf("%s: invocation %d answered %s although its step was set up: the figure would time an error path", f.id, j+1, res.error)
 				}
 				if j == 0 {
 					first = append(first, res.took)

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"sort"
@@ -305,13 +304,10 @@ func invokeFirst(fn, eventFile string) func(*localcloud.Cloud) error {
 }
 
 // The bootstraps are built once per test binary, by the Makefile's own
-// build-<LogicalId> recipes with GOOS/GOARCH set to the host's (the
-// template's arm64 binary cannot run on this amd64 machine), so the flags
-// cannot drift from what `sam build` uses. They go to a fixed, gitignored
-// directory (.aws-sam-local/test-host/<LogicalId>, beside make invoke's
-// .aws-sam-local/host), where go build finds an up-to-date bootstrap and
-// does not link it again: make test's runs at its three dates, and the next
-// make test, link each bootstrap once instead of every time.
+// build-<LogicalId> recipes for this host (app.BuildHostBootstrap), into
+// .aws-sam-local/test-host/<LogicalId>, where go build finds an up-to-date
+// bootstrap and does not link it again: make test's runs at its three dates,
+// and the next make test, link each bootstrap once instead of every time.
 var (
 	buildOnce sync.Once
 	buildDir  string
@@ -321,20 +317,6 @@ var (
 func buildHostBootstraps(t *testing.T, root string) string {
 	t.Helper()
 	buildOnce.Do(func() {
-		buildDir = filepath.Join(root, ".aws-sam-local", "test-host")
-		if buildErr = os.MkdirAll(buildDir, 0o755); buildErr != nil {
-			return
-		}
-		// go test caches this package's result, keyed on the files the
-		// test reads: read the Makefile (the recipes) and functions/ (the
-		// entry points, which this test binary does not import), so a
-		// change to either runs the test again.
-		inputs, _ := filepath.Glob(filepath.Join(root, "functions", "*", "*.go"))
-		for _, f := range append(inputs, filepath.Join(root, "Makefile")) {
-			if _, buildErr = os.ReadFile(f); buildErr != nil {
-				return
-			}
-		}
 		c, err := app.Start(localcloud.Options{NoAgent: true}, nil)
 		if err != nil {
 			buildErr = err
@@ -355,16 +337,7 @@ func buildHostBootstraps(t *testing.T, root string) string {
 				defer wg.Done()
 				sem <- struct{}{}
 				defer func() { <-sem }()
-				out := filepath.Join(buildDir, id)
-				if err := os.MkdirAll(out, 0o755); err != nil {
-					errs[i] = err
-					return
-				}
-				cmd := exec.Command("make", "--no-print-directory", "-C", root, "build-"+id,
-					"GOOS="+runtime.GOOS, "GOARCH="+runtime.GOARCH, "ARTIFACTS_DIR="+out)
-				if b, err := cmd.CombinedOutput(); err != nil {
-					errs[i] = fmt.Errorf("make build-%s for %s/%s: %v\n%s", id, runtime.GOOS, runtime.GOARCH, err, b)
-				}
+				_, errs[i] = app.BuildHostBootstrap(root, id)
 			}()
 		}
 		wg.Wait()
@@ -374,6 +347,7 @@ func buildHostBootstraps(t *testing.T, root string) string {
 				return
 			}
 		}
+		buildDir = filepath.Dir(app.HostBuildDir(root, ids[0]))
 		fmt.Fprintf(os.Stderr, "built %d host bootstraps in %s\n", len(ids), time.Since(start).Round(time.Millisecond))
 	})
 	if buildErr != nil {

@@ -29,12 +29,11 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-
+	"sync"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/aws/arn"
-
-	ekstypes "github.com/aws/aws-sdk-go-v2/service/eks/types"
 )
 
 // EventBridge detail-types the registrar consumes and emits.
@@ -57,18 +56,15 @@ const (
 	MaxExecutionNameLength      = 80 // Step Functions execution name limit
 )
 
-// Providers are the connectorConfig.provider values of eks:RegisterCluster.
-// They come from the SDK's enum (generated from the EKS service model), so
-// there is one list, and a new SDK brings a new provider.
-var Providers = providers()
-
-func providers() []string {
-	var out []string
-	for _, p := range ekstypes.ConnectorConfigProvider("").Values() {
-		out = append(out, string(p))
-	}
-	return out
-}
+// Providers are the connectorConfig.provider values of eks:RegisterCluster
+// (the EKS service model's ConnectorConfigProvider enum, in its order).
+// They are written here rather than read from the SDK's enum
+// (github.com/aws/aws-sdk-go-v2/service/eks/types) so that the trigger, which
+// builds no EKS client, does not link and initialise the EKS types and
+// schemas at start-up (BENCHMARKS.md, "Start-up"). TestProvidersAreTheSDKEnum
+// fails when this list and the SDK's enum differ, so a new SDK that adds or
+// drops a provider is noticed; the local EKS validates with the SDK's enum.
+var Providers = []string{"EKS_ANYWHERE", "ANTHOS", "GKE", "AKS", "OPENSHIFT", "TANZU", "RANCHER", "EC2", "OTHER"}
 
 // RegisterRequest is a validated "Register Cluster" detail.
 type RegisterRequest struct {
@@ -122,14 +118,54 @@ func reject(field, value, rule string, args ...any) *Rejection {
 	return &Rejection{Field: clip(field), Value: clip(value), Rule: rule}
 }
 
+// The patterns of the contract. The two ARN patterns are compiled when an
+// event first carries consoleAccessArns, not at the trigger's start-up;
+// the cluster name and tag characters, checked on most events, are plain
+// loops (validClusterName, validTagChars), equal to their patterns
+// (TestHandWrittenMatchersEqualTheirPatterns, and the fuzz targets against
+// the README's patterns). Compiling all four at init took 0.4 ms of every
+// cold start (BENCHMARKS.md, "Start-up").
 var (
-	clusterNamePattern = regexp.MustCompile(`^[0-9A-Za-z][A-Za-z0-9\-_]*$`)
 	// IAM role/user ARN: any partition, 12-digit account, optional path.
-	iamPrincipalPattern = regexp.MustCompile(`^arn:aws(-[a-z]+)*:iam::[0-9]{12}:(role|user)/([\x21-\x2E\x30-\x7E]+/)*[\w+=,.@-]{1,64}$`)
-	stsSessionPattern   = regexp.MustCompile(`^arn:(aws(?:-[a-z]+)*):sts::([0-9]{12}):assumed-role/([\w+=,.@-]{1,64})/`)
-	// Characters AWS allows in tag keys and values.
-	tagCharsPattern = regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$`)
+	iamPrincipalPattern = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^arn:aws(-[a-z]+)*:iam::[0-9]{12}:(role|user)/([\x21-\x2E\x30-\x7E]+/)*[\w+=,.@-]{1,64}$`)
+	})
+	stsSessionPattern = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^arn:(aws(?:-[a-z]+)*):sts::([0-9]{12}):assumed-role/([\w+=,.@-]{1,64})/`)
+	})
 )
+
+// validClusterName is ^[0-9A-Za-z][A-Za-z0-9\-_]*$ (the EKS name pattern).
+func validClusterName(s string) bool {
+	if s == "" || !isASCIIAlnum(s[0]) {
+		return false
+	}
+	for i := 1; i < len(s); i++ {
+		if c := s[i]; !isASCIIAlnum(c) && c != '-' && c != '_' {
+			return false
+		}
+	}
+	return true
+}
+
+func isASCIIAlnum(c byte) bool {
+	return '0' <= c && c <= '9' || 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z'
+}
+
+// validTagChars is ^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$: the characters AWS allows
+// in tag keys and values. Invalid UTF-8 decodes to U+FFFD, a symbol, and
+// fails as it does in the pattern.
+func validTagChars(s string) bool {
+	for _, r := range s {
+		switch {
+		case strings.ContainsRune("_.:/=+-@", r):
+		case unicode.In(r, unicode.L, unicode.Z, unicode.N):
+		default:
+			return false
+		}
+	}
+	return true
+}
 
 const clusterNameRule = `only letters, digits, '-' and '_' are allowed, starting with a letter or digit (EKS pattern ^[0-9A-Za-z][A-Za-z0-9\-_]*)`
 
@@ -144,7 +180,7 @@ func ValidateClusterName(name string) *Rejection {
 		// EKS answers a dotted name with an opaque error; say what to do.
 		return reject("clusterName", name, "a dot is not allowed in an EKS connected-cluster name; use '-' instead (e.g. %q); %s",
 			strings.ReplaceAll(name, ".", "-"), clusterNameRule)
-	case !clusterNamePattern.MatchString(name):
+	case !validClusterName(name):
 		return reject("clusterName", name, clusterNameRule)
 	}
 	return nil
@@ -294,11 +330,11 @@ func parseConsoleArns(raw json.RawMessage) ([]string, *Rejection) {
 		if json.Unmarshal(r, &a) != nil {
 			return nil, reject(field, clip(string(r)), "must be a string")
 		}
-		if m := stsSessionPattern.FindStringSubmatch(a); m != nil {
+		if m := stsSessionPattern().FindStringSubmatch(a); m != nil {
 			return nil, reject(field, a, "is an STS assumed-role session ARN; Kubernetes sees the IAM role, so use the role ARN "+
 				"(arn:%s:iam::%s:role/%s, with the role's path if it has one)", m[1], m[2], m[3])
 		}
-		if !iamPrincipalPattern.MatchString(a) {
+		if !iamPrincipalPattern().MatchString(a) {
 			return nil, reject(field, a, "must be an IAM role or user ARN: arn:<partition>:iam::<12-digit account>:role/<name> or :user/<name>")
 		}
 		if !contains(out, a) {
@@ -328,7 +364,7 @@ func parseTags(raw json.RawMessage) (map[string]string, *Rejection) {
 			return nil, reject("tags", k, "a tag key must be 1 to %d characters", MaxTagKeyLength)
 		case strings.HasPrefix(strings.ToLower(k), "aws:"):
 			return nil, reject("tags", k, "tag keys starting with 'aws:' are reserved by AWS")
-		case !tagCharsPattern.MatchString(k):
+		case !validTagChars(k):
 			return nil, reject("tags", k, "a tag key may hold only letters, digits, spaces and _ . : / = + - @")
 		}
 		var v string
@@ -338,7 +374,7 @@ func parseTags(raw json.RawMessage) (map[string]string, *Rejection) {
 		if n := utf8.RuneCountInString(v); n > MaxTagValueLength {
 			return nil, reject(field, clip(v), "a tag value must be at most %d characters, got %d", MaxTagValueLength, n)
 		}
-		if !tagCharsPattern.MatchString(v) {
+		if !validTagChars(v) {
 			return nil, reject(field, v, "a tag value may hold only letters, digits, spaces and _ . : / = + - @")
 		}
 		out[k] = v

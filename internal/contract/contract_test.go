@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unicode"
 
 	ekstypes "github.com/aws/aws-sdk-go-v2/service/eks/types"
 )
@@ -167,16 +168,23 @@ func TestExecutionName(t *testing.T) {
 }
 
 // The providers the trigger accepts are the SDK's enum, which the local EKS
-// validates with too: one list (issue 9). The list the EKS API reference
-// and the project's reference notes give is checked here as well, so a
-// provider the SDK drops or adds is noticed.
+// validates with too: one list (issue 9), written in contract.go so the
+// trigger does not link the EKS types (issue 12). The SDK documents its
+// Values() order as unstable, so the lists are compared as sets. The list
+// the EKS API reference and the project's reference notes give is checked
+// here as well, so a provider the SDK drops or adds is noticed.
 func TestProvidersAreTheSDKEnum(t *testing.T) {
 	var sdk []string
 	for _, p := range ekstypes.ConnectorConfigProvider("").Values() {
 		sdk = append(sdk, string(p))
 	}
-	if !slices.Equal(Providers, sdk) {
-		t.Errorf("contract.Providers %v, SDK %v", Providers, sdk)
+	ours := slices.Sorted(slices.Values(Providers))
+	slices.Sort(sdk)
+	if !slices.Equal(ours, sdk) {
+		t.Errorf("contract.Providers %v, SDK enum %v: make contract.Providers the SDK's ConnectorConfigProvider values", Providers, sdk)
+	}
+	if len(slices.Compact(ours)) != len(Providers) {
+		t.Errorf("contract.Providers %v lists a provider twice", Providers)
 	}
 	for _, p := range []string{"EKS_ANYWHERE", "ANTHOS", "GKE", "AKS", "OPENSHIFT", "TANZU", "RANCHER", "EC2", "OTHER"} {
 		if !slices.Contains(Providers, p) {
@@ -253,5 +261,38 @@ func TestStateMachineAndExecutionArns(t *testing.T) {
 		if got := IsExecutionOf(sm, tc.execution); got != tc.want {
 			t.Errorf("IsExecutionOf(%s) = %v, want %v", tc.execution, got, tc.want)
 		}
+	}
+}
+
+// validClusterName and validTagChars are loops so the trigger compiles no
+// pattern at start-up; they must accept exactly what the README's patterns
+// (docName, docTagChars in fuzz_test.go) accept: every code point alone and
+// after a valid one, every byte where invalid UTF-8 can start, and mixes.
+func TestHandWrittenMatchersEqualTheirPatterns(t *testing.T) {
+	check := func(s string) {
+		t.Helper()
+		if got, want := validClusterName(s), docName.MatchString(s); got != want {
+			t.Errorf("validClusterName(%q) = %v, the pattern says %v", s, got, want)
+		}
+		if got, want := validTagChars(s), docTagChars.MatchString(s); got != want {
+			t.Errorf("validTagChars(%q) = %v, the pattern says %v", s, got, want)
+		}
+	}
+	check("")
+	for r := rune(0); r <= unicode.MaxRune; r++ {
+		s := string(r)
+		check(s)
+		if r < 0x800 || r%97 == 0 {
+			check("a" + s)
+			check("a" + s + "b")
+		}
+	}
+	for b := 0; b < 256; b++ {
+		check(string([]byte{byte(b)}))
+		check("a" + string([]byte{byte(b)}))
+		check("a-" + string([]byte{byte(b), 0x80}))
+	}
+	for _, s := range []string{"prod-eu_1", "-x", "_x", "x\n", "x y", "日本-1", "a\u00a0b", "a\u2028b", "key:a/b=c+d-e@f.g_h", "Ⅻ", "٣", "a\xffb", "\xed\xa0\x80"} {
+		check(s)
 	}
 }
