@@ -10,6 +10,7 @@ import (
 	"encoding/xml"
 	"fmt"
 	"net/http"
+	"net/url"
 	"regexp"
 	"strings"
 )
@@ -163,6 +164,35 @@ func WriteRESTError(w http.ResponseWriter, e *Error) {
 // WriteQuery writes a Query-protocol success: <ActionResponse><ActionResult>…
 // result is marshalled with encoding/xml inside the Result element; nil gives
 // an empty result element-less response (as IAM does for actions without output).
+// QueryOp answers one Query-protocol action from the request's form.
+type QueryOp func(c *Call, form url.Values) (any, *Error)
+
+// ServeQuery is the frame of a small Query-protocol (XML) service: parse the
+// form, find the action in ops (InvalidAction otherwise), run fault
+// injection (Call.Begin), then the operation, and write its result or error.
+func ServeQuery(w http.ResponseWriter, r *http.Request, c *Call, xmlns, apiVersion string, ops map[string]QueryOp) {
+	if err := r.ParseForm(); err != nil {
+		WriteQueryError(w, xmlns, c.RequestID, Errorf(400, "MalformedQueryString", "%v", err))
+		return
+	}
+	action := r.Form.Get("Action")
+	op, ok := ops[action]
+	if !ok {
+		WriteQueryError(w, xmlns, c.RequestID, Errorf(400, "InvalidAction", "Could not find operation %s for version %s", action, apiVersion))
+		return
+	}
+	if e := c.Begin(action); e != nil {
+		WriteQueryError(w, xmlns, c.RequestID, e)
+		return
+	}
+	res, e := op(c, r.Form)
+	if e != nil {
+		WriteQueryError(w, xmlns, c.RequestID, e)
+		return
+	}
+	WriteQuery(w, xmlns, action, c.RequestID, res)
+}
+
 func WriteQuery(w http.ResponseWriter, xmlns, action, requestID string, result any) {
 	var b strings.Builder
 	b.WriteString(xml.Header)

@@ -8,6 +8,7 @@ package cloudformation
 import (
 	"maps"
 	"net/http"
+	"net/url"
 	"slices"
 	"sort"
 	"strings"
@@ -71,26 +72,11 @@ func (*Service) WriteError(w http.ResponseWriter, c *awsproto.Call, e *awsproto.
 }
 
 func (v *Service) ServeAWS(w http.ResponseWriter, r *http.Request, c *awsproto.Call) {
-	if err := r.ParseForm(); err != nil {
-		v.WriteError(w, c, awsproto.Errorf(400, "MalformedQueryString", "%v", err))
-		return
-	}
-	action := r.Form.Get("Action")
-	switch action {
-	case "DescribeStacks":
-		if e := c.Begin(action); e != nil {
-			v.WriteError(w, c, e)
-			return
-		}
-		res, e := v.s.describe(c, r.Form.Get("StackName"))
-		if e != nil {
-			v.WriteError(w, c, e)
-			return
-		}
-		awsproto.WriteQuery(w, xmlns, action, c.RequestID, res)
-	default:
-		v.WriteError(w, c, awsproto.Errorf(400, "InvalidAction", "Could not find operation %s for version %s", action, apiVersion))
-	}
+	awsproto.ServeQuery(w, r, c, xmlns, apiVersion, map[string]awsproto.QueryOp{
+		"DescribeStacks": func(c *awsproto.Call, form url.Values) (any, *awsproto.Error) {
+			return v.s.describe(c, form.Get("StackName"))
+		},
+	})
 }
 
 type describeResult struct {

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/base32"
 	"net/http"
+	"net/url"
 	"regexp"
 	"strings"
 
@@ -49,23 +50,13 @@ func (*Service) WriteError(w http.ResponseWriter, c *awsproto.Call, e *awsproto.
 }
 
 func (v *Service) ServeAWS(w http.ResponseWriter, r *http.Request, c *awsproto.Call) {
-	if err := r.ParseForm(); err != nil {
-		v.WriteError(w, c, awsproto.Errorf(400, "MalformedQueryString", "%v", err))
-		return
-	}
-	action := r.Form.Get("Action")
-	switch action {
-	case "GetCallerIdentity":
-		if e := c.Begin(action); e != nil {
-			v.WriteError(w, c, e)
-			return
-		}
+	awsproto.ServeQuery(w, r, c, xmlns, apiVersion, map[string]awsproto.QueryOp{
 		// GetCallerIdentity needs no permission: an explicit deny cannot
 		// block it, so there is no Authorize here.
-		awsproto.WriteQuery(w, xmlns, action, c.RequestID, v.s.identity(c))
-	default:
-		v.WriteError(w, c, awsproto.Errorf(400, "InvalidAction", "Could not find operation %s for version %s", action, apiVersion))
-	}
+		"GetCallerIdentity": func(c *awsproto.Call, _ url.Values) (any, *awsproto.Error) {
+			return v.s.identity(c), nil
+		},
+	})
 }
 
 type callerIdentity struct {
